@@ -1,0 +1,11 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+
+@login_required
+def project_list(request):
+    return render(request, "frontend/project_list.html")
+
+
+def page_not_found(request, exception=None):
+    return render(request, "frontend/404.html", status=404)
