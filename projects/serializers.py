@@ -32,6 +32,10 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     def _membership(self, project):
         memberships = self.context.get("memberships") or {}
+        if project.pk not in memberships and "request" in self.context:
+            user = self.context["request"].user
+            memberships[project.pk] = Membership.objects.filter(project=project, user=user).first() if user.is_authenticated else None
+            self.context["memberships"] = memberships
         return memberships.get(project.pk)
 
     def get_role(self, project) -> str | None:

@@ -279,8 +279,9 @@ def _flatten(im: Image.Image, background=(20, 20, 22)) -> Image.Image:
         base = Image.new("RGBA", rgba.size, (*background, 255))
         base.alpha_composite(rgba)
         return base.convert("RGB")
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-        return im.point(lambda v: v / 256).convert("L").convert("RGB") if im.mode == "I" else im.convert("RGB")
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16-bit greyscale (PNG): scale to 8 bits instead of letting convert() clip at 255.
+        return im.convert("I").point(lambda v: v * (1 / 256)).convert("L").convert("RGB")
     return im.convert("RGB") if im.mode != "RGB" else im
 
 

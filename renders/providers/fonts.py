@@ -48,6 +48,14 @@ LATIN_FONT_CANDIDATES: tuple[str, ...] = (
     "C:/Windows/Fonts/arial.ttf",
 )
 
+MONO_FONT_CANDIDATES: tuple[str, ...] = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationMono-Regular.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSansMono.ttf",
+    "/System/Library/Fonts/Menlo.ttc",
+    "C:/Windows/Fonts/consola.ttf",
+)
+
 #: Characters used to decide whether a face really covers Chinese.
 _CJK_PROBE = "山水月"
 #: A code point no font maps (plane 15 private use): its mask is the font's .notdef glyph.
@@ -134,6 +142,27 @@ def find_latin_font() -> FontSpec | None:
                 continue
             return FontSpec(path, 0)
     return None
+
+
+@functools.lru_cache(maxsize=None)
+def find_mono_font() -> FontSpec | None:
+    for path in MONO_FONT_CANDIDATES:
+        if Path(path).is_file():
+            try:
+                ImageFont.truetype(path, 12)
+            except OSError:
+                continue
+            return FontSpec(path, 0)
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def load_mono_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """A fixed-width font for burned-in counters (digits that do not jitter)."""
+    spec = find_mono_font()
+    if spec:
+        return ImageFont.truetype(spec.path, max(6, int(size)), index=spec.index)
+    return load_font(size, prefer_cjk=False)
 
 
 @functools.lru_cache(maxsize=64)
