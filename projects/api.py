@@ -1,5 +1,6 @@
 """REST endpoints of the projects domain. Thin: resolve scope, validate, call services."""
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery
+from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
@@ -24,6 +25,7 @@ from .serializers import (
     NotificationSerializer,
     ProjectSerializer,
     PromptRevisionSerializer,
+    RevisionDiffSerializer,
     SequenceSerializer,
     ShotSerializer,
     ShotUpdateSerializer,
@@ -34,6 +36,7 @@ from .serializers import (
 
 class ProjectViewSet(viewsets.ModelViewSet):
     serializer_class = ProjectSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
         return Project.objects.for_user(self.request.user).order_by("name", "id")
@@ -69,6 +72,7 @@ class MemberList(ScopedParentMixin, generics.ListCreateAPIView):
 
     @extend_schema(request=MemberCreateSerializer, responses={201: MembershipSerializer})
     def post(self, request, *args, **kwargs):
+        require(self.membership, Action.MANAGE_MEMBERS)  # 403 before any 400
         data = MemberCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         membership = services.add_member(self.membership, **data.validated_data)
@@ -103,6 +107,10 @@ class SequenceList(ScopedParentMixin, generics.ListCreateAPIView):
 
     def get_queryset(self):
         return self.project.sequences.annotate(shot_count=Count("shots")).order_by("order", "code", "id")
+
+    def create(self, request, *args, **kwargs):
+        require(self.membership, Action.PLAN_SHOTS)  # 403 before any 400
+        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         serializer.instance = services.create_sequence(self.membership, **serializer.validated_data)
@@ -166,6 +174,10 @@ class ShotList(ScopedParentMixin, generics.ListCreateAPIView):
     def get_queryset(self):
         queryset = self.project.shots.select_related("sequence").order_by("sequence__order", "order", "code", "id")
         return filter_shots(queryset, self.request)
+
+    def create(self, request, *args, **kwargs):
+        require(self.membership, Action.PLAN_SHOTS)  # 403 before any 400
+        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         serializer.instance = services.create_shot(self.membership, **serializer.validated_data)
@@ -258,11 +270,10 @@ class RevisionList(ShotChildMixin, generics.ListCreateAPIView):
 
 
 class RevisionDiff(ShotChildMixin, APIView):
+    @extend_schema(responses=RevisionDiffSerializer)
     def get(self, request, shot_id, a, b):
         revisions = {r.pk: r for r in self.shot.revisions.filter(pk__in=[a, b]).prefetch_related("assets")}
         if a not in revisions or b not in revisions:
-            from django.http import Http404
-
             raise Http404
         return Response(revision_diff(revisions[a], revisions[b]))
 
@@ -297,6 +308,10 @@ class PresetList(ScopedParentMixin, generics.ListCreateAPIView):
 
     def get_queryset(self):
         return self.project.presets.all()
+
+    def create(self, request, *args, **kwargs):
+        require(self.membership, Action.EDIT_PROMPT)  # 403 before any 400
+        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         serializer.instance = services.create_preset(self.membership, **serializer.validated_data)

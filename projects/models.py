@@ -75,6 +75,18 @@ class Project(models.Model):
     def __str__(self):
         return self.name
 
+    def save(self, *args, **kwargs):
+        """Never write ``last_event_seq`` from an instance: only record_event moves it, under
+        its row lock. Saving a project loaded before some events were recorded (the admin,
+        a settings form) would otherwise put the counter back and the next event would
+        reuse a seq."""
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [
+                field.name for field in self._meta.concrete_fields
+                if not field.primary_key and field.name != "last_event_seq"
+            ]
+        super().save(*args, **kwargs)
+
 
 class MembershipQuerySet(ProjectScopedQuerySet):
     pass

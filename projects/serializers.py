@@ -64,13 +64,17 @@ class ProjectSerializer(serializers.ModelSerializer):
         unknown = sorted(set(value) - set(PROVIDERS))
         if unknown:
             raise serializers.ValidationError(f"Unknown provider(s): {', '.join(unknown)}.")
+        from renders.providers import public_config
+
         for name, config in value.items():
             if not isinstance(config, dict):
                 raise serializers.ValidationError(f"Settings of {name} must be an object.")
-            secretish = [key for key in config if any(w in key.lower() for w in ("token", "secret", "password")) or key.lower() == "api_key"]
-            if secretish:
+            # Whatever the registry would hide from the API (secret-looking keys at any depth,
+            # credentials inside URLs) must not be stored in the first place.
+            if public_config(name, config) != config:
                 raise serializers.ValidationError(
-                    f"Do not store credentials here ({', '.join(secretish)}); name the environment variable with api_key_env.")
+                    f"Settings of {name} contain a credential; keep it in an environment variable and "
+                    "name that variable with api_key_env.")
         return value
 
     def validate_default_provider(self, value):
@@ -106,6 +110,18 @@ class SequenceSerializer(serializers.ModelSerializer):
         model = Sequence
         fields = ["id", "code", "title", "order", "shot_count", "created_at"]
 
+    def validate_code(self, value):
+        """The (project, code) constraint, as a readable 400 instead of an IntegrityError."""
+        value = value.strip()
+        if not value:
+            raise serializers.ValidationError("The code cannot be empty.")
+        qs = Sequence.objects.filter(project_id=self.context.get("project_id"), code=value)
+        if self.instance is not None:
+            qs = qs.exclude(pk=self.instance.pk)
+        if qs.exists():
+            raise serializers.ValidationError(f"Sequence {value} already exists in this project.")
+        return value
+
 
 class ProjectMemberField(serializers.PrimaryKeyRelatedField):
     """A user id that must belong to a member of the view's project."""
@@ -140,6 +156,9 @@ class ShotSerializer(serializers.ModelSerializer):
         return value
 
     def validate_code(self, value):
+        value = value.strip()
+        if not value:
+            raise serializers.ValidationError("The code cannot be empty.")
         project_id = self.context.get("project_id")
         qs = Shot.objects.filter(project_id=project_id, code=value)
         if self.instance is not None:
@@ -230,24 +249,34 @@ class PromptRevisionSerializer(serializers.ModelSerializer):
         return value
 
 
+#: Stored extension by sniffed format: the media view's Content-Type follows the name.
+UPLOAD_EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
+
+
 class AssetSerializer(serializers.ModelSerializer):
     uploaded_by = UserSummarySerializer(read_only=True)
+    #: A plain file field: renders.media.validate_image_upload is the one check (content
+    #: sniffed, bytes, pixels, bombs, truncation), so every rejection reads the same way.
+    image = serializers.FileField(max_length=200)
 
     class Meta:
         model = Asset
         fields = ["id", "name", "kind", "description", "image", "width", "height", "uploaded_by", "created_at"]
         read_only_fields = ["width", "height", "created_at"]
-        extra_kwargs = {"image": {"required": True}}
 
     def validate_image(self, image):
+        from pathlib import PurePath
+
         from django.conf import settings
 
         from renders.media import MediaError, validate_image_upload
 
         try:
-            validate_image_upload(image, max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS)
+            fmt, width, height = validate_image_upload(
+                image, max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS)
         except MediaError as exc:
             raise serializers.ValidationError(str(exc)) from None
+        image.name = PurePath(image.name).stem[:100] + UPLOAD_EXTENSIONS[fmt]
         return image
 
 
@@ -313,7 +342,8 @@ class CommentSerializer(serializers.ModelSerializer):
         model = Comment
         fields = ["id", "shot", "take", "parent", "author", "body", "mentions", "frame", "annotation", "resolved",
                   "resolved_by", "created_at", "updated_at"]
-        read_only_fields = ["shot", "take", "created_at", "updated_at"]
+        #: ``resolved`` is set with PATCH (CommentUpdateSerializer); a new comment is open.
+        read_only_fields = ["shot", "take", "resolved", "created_at", "updated_at"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -335,6 +365,51 @@ class CommentSerializer(serializers.ModelSerializer):
 class CommentUpdateSerializer(CommentSerializer):
     class Meta(CommentSerializer.Meta):
         read_only_fields = ["shot", "take", "parent", "frame", "created_at", "updated_at"]
+
+
+class DiffOpSerializer(serializers.Serializer):
+    op = serializers.ChoiceField(choices=["equal", "insert", "delete"])
+    text = serializers.CharField()
+
+
+class ParamChangeSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    op = serializers.ChoiceField(choices=["added", "removed", "changed"])
+    old = serializers.JSONField(required=False)
+    new = serializers.JSONField(required=False)
+
+
+class RevisionRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.IntegerField()
+
+
+class NamedRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class AssetChangesSerializer(serializers.Serializer):
+    added = NamedRefSerializer(many=True)
+    removed = NamedRefSerializer(many=True)
+
+
+class RevisionDiffSerializer(serializers.Serializer):
+    """The shape of projects.diff.revision_diff, for the schema (word-level ops; one CJK
+    character is one word)."""
+
+    from_ = RevisionRefSerializer()
+    to = RevisionRefSerializer()
+    prompt = DiffOpSerializer(many=True)
+    negative_prompt = DiffOpSerializer(many=True)
+    params = ParamChangeSerializer(many=True)
+    assets = AssetChangesSerializer()
+    note = serializers.CharField()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
 
 
 class EventSerializer(serializers.Serializer):

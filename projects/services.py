@@ -101,11 +101,16 @@ def change_member_role(actor: Membership, target: Membership, role: str) -> Memb
 
 @transaction.atomic
 def remove_member(actor: Membership, target: Membership) -> None:
+    """Remove (or leave); the member's shots are unassigned like any other shot change:
+    their ``version`` moves on and each gets its ``shot.updated`` event, so open boards and
+    editors holding the old version see it."""
     if target.user_id != actor.user_id:  # leaving a project needs no role
         _check_role_change(actor, target.role, target)
     _ensure_an_owner_remains(target)
     payload = member_payload(target)
-    Shot.objects.filter(project_id=actor.project_id, assignee_id=target.user_id).update(assignee=None)
+    assigned = Shot.objects.select_for_update().filter(project_id=actor.project_id, assignee_id=target.user_id)
+    for shot in assigned.order_by("pk"):
+        bump_shot(shot, actor.user, {"assignee": None})
     target.delete()
     record_event(actor.project_id, "member.removed", actor.user, payload)
 
@@ -163,17 +168,27 @@ def check_assignable(project_id: int, user) -> None:
 
 
 def check_shot_update(membership: Membership, shot: Shot, changes: dict) -> None:
-    """Who may change what on a shot (raises 403 / 400 with the reason)."""
+    """Who may change what on a shot (raises 403 / 400 with the reason).
+
+    ``changes`` holds only the fields whose value really changes, so a form that sends
+    every field back unchanged is judged by what it changes. Guests and reviewers may not
+    write a shot at all; artists may move the status of shots assigned to them, but
+    neither into nor out of "approved" (that is the director's decision).
+    """
     if can(membership, Action.PLAN_SHOTS):
         if "assignee" in changes:
             check_assignable(shot.project_id, changes["assignee"])
         return
+    if not can(membership, Action.EDIT_PROMPT):
+        raise PermissionDenied("Your role cannot change shots.")
     if set(changes) - {"status"}:
         raise PermissionDenied("Only directors and owners can change the shot plan or assignment.")
-    if not can(membership, Action.EDIT_PROMPT) or shot.assignee_id != membership.user_id:
+    if "status" not in changes:
+        return
+    if shot.assignee_id != membership.user_id:
         raise PermissionDenied("You can change the status only of shots assigned to you.")
-    if changes["status"] == ShotStatus.APPROVED:
-        raise PermissionDenied("Only directors and owners can approve.")
+    if ShotStatus.APPROVED in (changes["status"], shot.status):
+        raise PermissionDenied("Only directors and owners can approve a shot or reopen an approved one.")
 
 
 @transaction.atomic
@@ -214,7 +229,7 @@ def bump_shot(shot: Shot, actor, fields: dict) -> Shot:
 
 
 @transaction.atomic
-def create_revision(membership: Membership, shot: Shot, *, prompt: str, base: PromptRevision | None,
+def create_revision(membership: Membership, shot: Shot, *, prompt: str, base: PromptRevision | None = None,
                     negative_prompt: str = "", params: dict | None = None, assets=(), presets=(), note: str = "",
                     serialize=None) -> PromptRevision:
     """Write a new immutable revision on top of ``base``; if someone saved after ``base``, 409."""
@@ -329,18 +344,23 @@ def update_comment(membership: Membership, comment: Comment, *, body=None, resol
     if (body is not None or annotation is not None) and not is_author:
         raise PermissionDenied("Only the author can edit a comment.")
     event = "comment.updated"
-    if body is not None:
+    changed = False
+    if body is not None and body != comment.body:
         comment.body = body
-    if annotation is not None:
+        changed = True
+    if annotation is not None and annotation != comment.annotation:
         comment.annotation = annotation
+        changed = True
     if resolved is not None and resolved != comment.resolved:
         if not (is_author or can(membership, Action.REVIEW)):
             raise PermissionDenied("Only the author or a reviewer can resolve a comment.")
         comment.resolved = resolved
         comment.resolved_by = membership.user if resolved else None
         event = "comment.resolved" if resolved else "comment.updated"
-    comment.save()
-    record_event(comment.project_id, event, membership.user, comment_payload(comment))
+        changed = True
+    if changed:  # a no-op PATCH writes nothing and tells nobody
+        comment.save()
+        record_event(comment.project_id, event, membership.user, comment_payload(comment))
     return comment
 
 

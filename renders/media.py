@@ -11,6 +11,7 @@ by ``IMAGEIO_FFMPEG_EXE``), so nothing needs installing system-wide.
 Frame convention (one definition for API, player and tests): a frame is an integer, the
 first frame is 0, ``frame = floor(t * fps + 1e-6)`` and frame n starts at ``n / fps``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -52,6 +53,7 @@ class MediaInfo:
     codec: str  # "h264", "vp9", "prores", "png", "jpeg", ...
     has_audio: bool
     container: str = ""  # "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "PNG", ...
+    pixel_format: str = ""  # "yuv420p" (what browsers play), "rgb24", ...; image mode for stills
     rotation: int = 0  # degrees the player must rotate the stored frames (0, 90, 180, 270)
 
 
@@ -128,12 +130,19 @@ _DAMAGE_MARKERS = ("partial file", "corrupt input packet", "Packet corrupt", "mo
 _NTSC = {23.98: 24000 / 1001, 29.97: 30000 / 1001, 59.94: 60000 / 1001, 47.95: 48000 / 1001}
 
 
-def _first_error_line(stderr: str) -> str:
-    for line in stderr.splitlines():
-        line = line.strip()
-        if "Invalid data" in line or "moov atom not found" in line or "No such file" in line:
-            return line.split("] ", 1)[-1]
-    return ""
+def _split_top(spec: str) -> list[str]:
+    """Split an ffmpeg stream description on the commas that are not inside parentheses."""
+    parts, depth, current = [], 0, []
+    for ch in spec:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current).strip())
+    return parts
 
 
 def _parse_fps(spec: str) -> float | None:
@@ -158,10 +167,14 @@ def _probe_video(path: Path, timeout: float) -> MediaInfo:
     stdout = proc.stdout.decode("utf-8", "replace")
     container = _INPUT_RE.search(stderr)
     if not container:
-        reason = _first_error_line(stderr)
-        if "moov atom not found" in stderr:
-            raise MediaError("The video file is incomplete (its index is missing); it was probably cut off while uploading or rendering.")
-        raise MediaError("This file is not an image or video that can be read" + (f" ({reason})." if reason else "."))
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+        if "moov atom not found" in stderr and head[4:8] in (b"ftyp", b"mdat", b"wide", b"free", b"moov"):
+            raise MediaError(
+                "The video file is incomplete (its index is missing); "
+                "it was probably cut off while uploading or rendering."
+            )
+        raise MediaError("This file is not an image or video that can be read.")
 
     streams = _STREAM_RE.findall(stderr.split("Stream mapping:")[0].split("Output #0")[0])
     video_specs = [spec for kind, spec in streams if kind == "Video" and "(attached pic)" not in spec]
@@ -169,7 +182,9 @@ def _probe_video(path: Path, timeout: float) -> MediaInfo:
     if not video_specs:
         raise MediaError("The file has no video stream" + (" (it is audio only)." if has_audio else "."))
     spec = video_specs[0]
-    codec = spec.split(",")[0].split()[0].strip()
+    items = _split_top(spec)
+    codec = items[0].split()[0].strip()
+    pix = re.match(r"[a-z0-9_]+", items[1]) if len(items) > 1 else None
     size = _SIZE_RE.search(spec)
     if not size:
         raise MediaError("The video stream has no readable frame size.")
@@ -205,7 +220,8 @@ def _probe_video(path: Path, timeout: float) -> MediaInfo:
     damaged = any(marker in stderr for marker in _DAMAGE_MARKERS)
     if damaged or (expected and frame_count < 0.9 * expected - 1):
         raise MediaError(
-            f"The video is truncated or damaged: only {frame_count} of about {round(expected or 0)} frames can be decoded."
+            f"The video is truncated or damaged: only {frame_count} of about {round(expected or 0)} frames "
+            "can be decoded."
             if expected
             else "The video is truncated or damaged."
         )
@@ -219,6 +235,7 @@ def _probe_video(path: Path, timeout: float) -> MediaInfo:
         codec=codec,
         has_audio=has_audio,
         container=container.group(1),
+        pixel_format=pix.group(0) if pix else "",
         rotation=rotation,
     )
 
@@ -232,6 +249,7 @@ def _probe_image(path: Path) -> MediaInfo | None:
                 if im.format == "MPEG":  # Pillow sniffs MPEG-1 headers; that is a video.
                     return None
                 fmt = im.format or ""
+                mode = im.mode
                 width, height = im.size
                 orientation = im.getexif().get(0x0112, 1)
                 im.load()
@@ -253,6 +271,7 @@ def _probe_image(path: Path) -> MediaInfo | None:
         codec=fmt.lower(),
         has_audio=False,
         container=fmt,
+        pixel_format=mode,
     )
 
 
@@ -362,10 +381,8 @@ def extract_poster(
         # Seek to half a frame before the target: accurate seeking drops frames that start
         # earlier, so the first frame kept is exactly ``attempt``.
         seek = max(0.0, (attempt - 0.5) / fps)
-        proc = _run_ffmpeg(
-            ["-v", "error", "-ss", f"{seek:.6f}", "-i", str(video), "-map", "0:V:0",
-             "-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-"]
-        )
+        args = ["-v", "error", "-ss", f"{seek:.6f}", "-i", str(video)]
+        proc = _run_ffmpeg([*args, *"-map 0:V:0 -frames:v 1 -f image2pipe -c:v png -".split()])
         if proc.stdout:
             break
     else:

@@ -219,6 +219,18 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "kind" or "status" with different choices; name each enum
+    # after its model so the schema is stable (and spectacular has no collision to warn of).
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "projects.models.Role",
+        "ShotStatusEnum": "projects.models.ShotStatus",
+        "AssetKindEnum": "projects.models.Asset.Kind",
+        "PresetKindEnum": "projects.models.StylePreset.Kind",
+        "NotificationKindEnum": "projects.models.Notification.Kind",
+        "RenderKindEnum": "renders.models.RenderKind",
+        "RenderStatusEnum": "renders.models.RenderStatus",
+        "ReviewStatusEnum": "renders.models.ReviewStatus",
+    },
 }
 
 # --- Security (production: HTTPS=1) --------------------------------------------------

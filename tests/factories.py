@@ -2,7 +2,8 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from projects.models import Comment, Membership, Project, PromptRevision, Role, Sequence, Shot, StylePreset
+from projects.models import Asset, Comment, Membership, Project, PromptRevision, Role, Sequence, Shot, StylePreset
+from renders.models import RenderJob, RenderKind, RenderStatus, Take
 
 User = get_user_model()
 PASSWORD = "correct-horse-battery"
@@ -91,3 +92,45 @@ def member(project, role=Role.ARTIST, **user_fields):
     user = UserFactory(**user_fields)
     MembershipFactory(project=project, user=user, role=role)
     return user
+
+
+class AssetFactory(factory.django.DjangoModelFactory):
+    """An asset row pointing at a stored name (no file is written; upload tests go through the API)."""
+
+    class Meta:
+        model = Asset
+
+    project = factory.SubFactory(ProjectFactory)
+    name = factory.Sequence(lambda n: f"Asset {n}")
+    image = factory.LazyAttribute(lambda a: f"projects/{a.project.pk}/assets/asset.png")
+    width = 64
+    height = 64
+
+
+class RenderJobFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RenderJob
+
+    shot = factory.SubFactory(ShotFactory)
+    project = factory.SelfAttribute("shot.project")
+    provider = "local"
+    kind = RenderKind.IMAGE
+    status = RenderStatus.QUEUED
+
+
+class TakeFactory(factory.django.DjangoModelFactory):
+    """A finished image take (its files are names only unless a test writes them)."""
+
+    class Meta:
+        model = Take
+
+    shot = factory.SubFactory(ShotFactory)
+    project = factory.SelfAttribute("shot.project")
+    number = factory.Sequence(lambda n: n + 1)
+    kind = RenderKind.IMAGE
+    media = factory.LazyAttribute(lambda t: f"projects/{t.project.pk}/takes/take{t.number}.png")
+    thumbnail = factory.LazyAttribute(lambda t: f"projects/{t.project.pk}/takes/take{t.number}.thumb.jpg")
+    width = 1280
+    height = 720
+    frame_count = 1
+    provider = "local"

@@ -6,6 +6,7 @@ then ask fontconfig, and check each candidate really has CJK glyphs (``fc-match 
 happily answers DejaVu Sans when fontconfig's cache is stale). Text is filtered to the
 characters the chosen font can draw, so a missing font never turns into rows of tofu boxes.
 """
+
 from __future__ import annotations
 
 import functools
@@ -59,7 +60,7 @@ MONO_FONT_CANDIDATES: tuple[str, ...] = (
 #: Characters used to decide whether a face really covers Chinese.
 _CJK_PROBE = "山水月"
 #: A code point no font maps (plane 15 private use): its mask is the font's .notdef glyph.
-_MISSING = "\U000F0000"
+_MISSING = "\U000f0000"
 
 
 @dataclass(frozen=True)
@@ -105,9 +106,7 @@ def _fontconfig_candidates() -> list[str]:
     if not shutil.which("fc-list"):
         return []
     try:
-        out = subprocess.run(
-            ["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=10
-        ).stdout
+        out = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     files = sorted({line.split(":")[0].strip() for line in out.splitlines() if line.strip()})
@@ -202,10 +201,7 @@ def has_cjk(text: str) -> bool:
 def _is_cjk(ch: str) -> bool:
     code = ord(ch)
     return (
-        0x4E00 <= code <= 0x9FFF
-        or 0x3400 <= code <= 0x4DBF
-        or 0x20000 <= code <= 0x2FA1F
-        or 0xF900 <= code <= 0xFAFF
+        0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2FA1F or 0xF900 <= code <= 0xFAFF
     )
 
 

@@ -11,6 +11,7 @@ with drifting mist for parallax, snow or rain when the prompt asks, and a burned
 counter so reviewers can quote exact frames. Frames are piped as raw RGB into the ffmpeg
 binary from the imageio-ffmpeg wheel.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, ImageStat, PngImagePlugin, UnidentifiedImageError
 
 from renders.media import ffmpeg_exe, timecode
 from renders.providers import fonts
@@ -37,6 +38,7 @@ from renders.providers.base import (
     RenderCanceled,
     RenderRequest,
     RenderResult,
+    TransientProviderError,
 )
 
 MIN_SIDE = 16
@@ -77,23 +79,77 @@ class Palette:
 PALETTES: dict[str, Palette] = {
     p.name: p
     for p in (
-        Palette("dawn", ("#b9c3c6", "#e8dcc6", "#f4e3c9"), "#9aa6ad", "#2e3a40", "#f6efe2", "#c9cfcb", "#c8553d", "#c8553d"),
-        Palette("dusk", ("#44506e", "#c98a74", "#f1c69a"), "#8c7484", "#2a2130", "#f0d4bd", "#a6808a", "#e0603a", "#d9703f"),
-        Palette("night", ("#0d1726", "#22344d", "#4a5d78"), "#3d506a", "#0a1019", "#93a3b8", "#2b3b52", "#f2ead0", "#c9a45c", night=True),
-        Palette("snow", ("#aeb9c1", "#dde3e5", "#f1f2ef"), "#a5b1b7", "#3b4549", "#ffffff", "#b9c4c8", "#f4efe4", "#b8322a", snowy=True),
-        Palette("spring", ("#d7e1da", "#f1ebdc", "#f8f1e4"), "#9fb7a6", "#33524a", "#fbf6ec", "#bfd0c8", "#e58c87", "#e07a8a"),
-        Palette("ink", ("#d9d3c5", "#ece6d8", "#f3eee2"), "#b4b0a6", "#1c1b1a", "#f7f3ea", "#d6d1c5", "#b8322a", "#b8322a"),
-        Palette("autumn", ("#cdb79a", "#efd9b6", "#f6e7cd"), "#b78d6a", "#40291f", "#f7ecd9", "#d2bb9c", "#c8553d", "#b5452f"),
-        Palette("qinglu", ("#c8d3c9", "#ebe3cb", "#f3ead5"), "#7fa89d", "#1d4a55", "#f6f0e0", "#a9c4bb", "#c9553d", "#c9a24b"),
+        Palette(
+            "dawn", ("#b9c3c6", "#e8dcc6", "#f4e3c9"), "#9aa6ad", "#2e3a40", "#f6efe2", "#c9cfcb", "#c8553d", "#c8553d"
+        ),
+        Palette(
+            "dusk", ("#44506e", "#c98a74", "#f1c69a"), "#8c7484", "#2a2130", "#f0d4bd", "#a6808a", "#e0603a", "#d9703f"
+        ),
+        Palette(
+            "night",
+            ("#0d1726", "#22344d", "#4a5d78"),
+            "#3d506a",
+            "#0a1019",
+            "#93a3b8",
+            "#2b3b52",
+            "#f2ead0",
+            "#c9a45c",
+            night=True,
+        ),
+        Palette(
+            "snow",
+            ("#aeb9c1", "#dde3e5", "#f1f2ef"),
+            "#a5b1b7",
+            "#3b4549",
+            "#ffffff",
+            "#b9c4c8",
+            "#f4efe4",
+            "#b8322a",
+            snowy=True,
+        ),
+        Palette(
+            "spring",
+            ("#d7e1da", "#f1ebdc", "#f8f1e4"),
+            "#9fb7a6",
+            "#33524a",
+            "#fbf6ec",
+            "#bfd0c8",
+            "#e58c87",
+            "#e07a8a",
+        ),
+        Palette(
+            "ink", ("#d9d3c5", "#ece6d8", "#f3eee2"), "#b4b0a6", "#1c1b1a", "#f7f3ea", "#d6d1c5", "#b8322a", "#b8322a"
+        ),
+        Palette(
+            "autumn",
+            ("#cdb79a", "#efd9b6", "#f6e7cd"),
+            "#b78d6a",
+            "#40291f",
+            "#f7ecd9",
+            "#d2bb9c",
+            "#c8553d",
+            "#b5452f",
+        ),
+        Palette(
+            "qinglu",
+            ("#c8d3c9", "#ebe3cb", "#f3ead5"),
+            "#7fa89d",
+            "#1d4a55",
+            "#f6f0e0",
+            "#a9c4bb",
+            "#c9553d",
+            "#c9a24b",
+        ),
     )
 }
 
-#: Words that choose a palette, strongest first (a moonlit snow scene is a night scene).
+#: Words that choose a palette; the palette with most words in the prompt wins, ties go to the
+#: earlier one (a moonlit snow scene is a night scene).
 PALETTE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("night", ("月", "夜", "星", "宵", "moon", "night", "star")),
     ("snow", ("雪", "寒", "冰", "霜", "冬", "snow", "winter", "frost", "ice")),
     ("dusk", ("夕", "落日", "暮", "黄昏", "晚", "残阳", "sunset", "dusk", "evening")),
-    ("autumn", ("秋", "枫", "落叶", "autumn", "maple", "fall")),
+    ("autumn", ("秋", "枫", "枫林", "霜叶", "红叶", "落叶", "autumn", "maple", "fall")),
     ("spring", ("春", "桃", "杏", "柳", "spring", "blossom", "peach", "cherry")),
     ("dawn", ("晨", "朝", "晓", "日出", "dawn", "morning", "sunrise")),
     ("ink", ("墨", "水墨", "ink")),
@@ -101,9 +157,54 @@ PALETTE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 MOTIF_WORDS: dict[str, tuple[str, ...]] = {
-    "water": ("江", "河", "湖", "水", "海", "溪", "波", "流", "川", "潭", "浦", "渡", "舟", "船", "river", "lake", "sea", "water", "stream", "wave", "boat"),
-    "boat": ("舟", "船", "帆", "渡", "钓", "boat", "ship", "sail", "ferry", "fishing"),
-    "figure": ("人", "翁", "客", "君", "我", "僧", "者", "女", "郎", "行", "钓", "man", "woman", "figure", "person", "monk", "traveler", "traveller", "girl", "boy", "hermit", "poet"),
+    "water": (
+        "江",
+        "河",
+        "湖",
+        "水",
+        "海",
+        "溪",
+        "波",
+        "流",
+        "川",
+        "潭",
+        "浦",
+        "渡",
+        "舟",
+        "船",
+        "river",
+        "lake",
+        "sea",
+        "water",
+        "stream",
+        "wave",
+        "boat",
+    ),
+    "boat": ("舟", "船", "帆", "渡", "钓", "渔", "boat", "ship", "sail", "ferry", "fishing"),
+    "figure": (
+        "人",
+        "翁",
+        "客",
+        "君",
+        "我",
+        "僧",
+        "者",
+        "女",
+        "郎",
+        "行",
+        "钓",
+        "man",
+        "woman",
+        "figure",
+        "person",
+        "monk",
+        "traveler",
+        "traveller",
+        "girl",
+        "boy",
+        "hermit",
+        "poet",
+    ),
     "birds": ("鸟", "雁", "鹤", "鸦", "乌", "鹭", "啼", "飞", "bird", "crane", "geese", "goose", "crow", "egret"),
     "pine": ("松", "树", "林", "木", "pine", "tree", "forest"),
     "bamboo": ("竹", "bamboo"),
@@ -116,20 +217,28 @@ MOTIF_WORDS: dict[str, tuple[str, ...]] = {
     "moon": ("月", "moon"),
 }
 #: How likely a motif the prompt does not mention still appears (picked by the seed).
-MOTIF_CHANCE = {"water": 0.5, "boat": 0.35, "figure": 0.3, "birds": 0.45, "pine": 0.4, "bamboo": 0.12, "blossom": 0.15, "pavilion": 0.3}
+MOTIF_CHANCE = {
+    "water": 0.5,
+    "boat": 0.35,
+    "figure": 0.3,
+    "birds": 0.45,
+    "pine": 0.4,
+    "bamboo": 0.12,
+    "blossom": 0.15,
+    "pavilion": 0.3,
+}
 
 SEAL_TEXTS = ("影室", "墨戏", "逸品", "清赏", "山人", "烟云")
 
 
-def _words(text: str, words: tuple[str, ...]) -> bool:
+def _hits(text: str, words: tuple[str, ...]) -> int:
+    """How many of ``words`` occur in ``text`` (English words case-insensitively, at word starts)."""
     lowered = text.lower()
-    for word in words:
-        if word.isascii():
-            if re.search(rf"\b{re.escape(word)}", lowered):
-                return True
-        elif word in text:
-            return True
-    return False
+    return sum(1 for word in words if (re.search(rf"\b{re.escape(word)}", lowered) if word.isascii() else word in text))
+
+
+def _words(text: str, words: tuple[str, ...]) -> bool:
+    return _hits(text, words) > 0
 
 
 # --- determinism ----------------------------------------------------------------------
@@ -179,8 +288,9 @@ def plan_scene(prompt: str, seed: int, negative_prompt: str = "", palette: str |
     if palette:
         chosen = PALETTES[palette]
     else:
-        named = [name for name, words in PALETTE_WORDS if _words(prompt, words)]
-        chosen = PALETTES[named[0]] if named else PALETTES[rng.pick(sorted(PALETTES))]
+        scores = [(_hits(prompt, words), -k, name) for k, (name, words) in enumerate(PALETTE_WORDS)]
+        best = max(scores)
+        chosen = PALETTES[best[2]] if best[0] else PALETTES[rng.pick(sorted(PALETTES))]
     motifs = set()
     for motif, words in MOTIF_WORDS.items():
         mentioned = _words(prompt, words)
@@ -192,7 +302,8 @@ def plan_scene(prompt: str, seed: int, negative_prompt: str = "", palette: str |
     if "boat" in motifs:
         motifs.add("water")
     if chosen.snowy and not (negative_prompt and _words(negative_prompt, MOTIF_WORDS["snowfall"])):
-        motifs.add("snowfall") if rng.chance(0.7) or "snowfall" in motifs else None
+        if rng.chance(0.7):
+            motifs.add("snowfall")
     if "rain" in motifs:
         motifs.discard("snowfall")
     orb = "moon" if (chosen.night or "moon" in motifs) else "sun"
@@ -237,6 +348,11 @@ def _vgradient(size: tuple[int, int], stops: list[tuple[float, tuple]], mode: st
     return strip.resize((w, h), Image.Resampling.NEAREST)
 
 
+def _scale(mask: Image.Image, alpha: int) -> Image.Image:
+    """``mask`` with every value multiplied by alpha/255."""
+    return mask.point([v * alpha // 255 for v in range(256)])
+
+
 def _blur(im: Image.Image, radius: float) -> Image.Image:
     """Gaussian blur; wide radii are done at reduced size (same look, a fraction of the time)."""
     if radius <= 0:
@@ -248,18 +364,22 @@ def _blur(im: Image.Image, radius: float) -> Image.Image:
     return small.filter(ImageFilter.GaussianBlur(4)).resize(im.size, Image.Resampling.BICUBIC)
 
 
-def _noise(rng: _Rng, size: tuple[int, int], cell: float) -> Image.Image:
-    """Smooth value noise (L): random cells of ``cell`` px upscaled bicubically."""
-    cw, ch = max(2, math.ceil(size[0] / cell) + 1), max(2, math.ceil(size[1] / cell) + 1)
+def _noise(rng: _Rng, size: tuple[int, int], cell: float | tuple[float, float]) -> Image.Image:
+    """Smooth value noise (L): random cells of ``cell`` px (or (w, h) px: streaks) upscaled bicubically."""
+    cx, cy = cell if isinstance(cell, tuple) else (cell, cell)
+    cw, ch = max(2, math.ceil(size[0] / cx) + 1), max(2, math.ceil(size[1] / cy) + 1)
     small = Image.frombytes("L", (cw, ch), rng.bytes(cw * ch))
     return small.resize(size, Image.Resampling.BICUBIC)
 
 
 def _sprite(size: tuple[int, int], draw_fn, scale: int = 4) -> Image.Image:
-    """Draw ``draw_fn(draw, unit)`` on a supersampled RGBA canvas, return it antialiased at ``size``."""
+    """Draw ``draw_fn(draw, unit)`` on a supersampled RGBA canvas, return it antialiased at ``size``.
+
+    ``unit`` is 1/100 of the longer side, so motifs are drawn in a 0..100 box.
+    """
     w, h = max(1, size[0]), max(1, size[1])
     big = Image.new("RGBA", (w * scale, h * scale), (0, 0, 0, 0))
-    draw_fn(ImageDraw.Draw(big), (w * scale) / 100.0)
+    draw_fn(ImageDraw.Draw(big), max(w, h) * scale / 100.0)
     return big.resize((w, h), Image.Resampling.LANCZOS)
 
 
@@ -309,11 +429,30 @@ def _draw_boat(draw: ImageDraw.ImageDraw, u: float, ink: RGB, snowy: bool, accen
     # rod and line first, so the figure sits over them
     draw.line(P([(40, 31), (10, 6)]), fill=(*ink, 230), width=max(1, round(0.7 * u)))
     draw.line(P([(10, 6), (8, 46)]), fill=(*ink, 110), width=max(1, round(0.25 * u)))
-    hull = [(2, 33), (9, 38), (30, 40.5), (50, 41), (70, 40.5), (90, 38), (98, 33.5), (93, 41), (80, 45.5), (50, 47), (20, 45.5), (7, 41)]
+    hull = [
+        (2, 33),
+        (9, 38),
+        (30, 40.5),
+        (50, 41),
+        (70, 40.5),
+        (90, 38),
+        (98, 33.5),
+        (93, 41),
+        (80, 45.5),
+        (50, 47),
+        (20, 45.5),
+        (7, 41),
+    ]
     draw.polygon(P(hull), fill=ink_a)
     draw.chord(P([(50, 23), (82, 53)]), 180, 360, fill=(*_mix(ink, (120, 96, 70), 0.35), 255))
     for k in range(3):
-        draw.arc(P([(53 + 3 * k, 26 + 3 * k), (79 - 3 * k, 52 - 3 * k)]), 195, 345, fill=(*_mix(ink, (200, 180, 150), 0.35), 200), width=max(1, round(0.35 * u)))
+        draw.arc(
+            P([(53 + 3 * k, 26 + 3 * k), (79 - 3 * k, 52 - 3 * k)]),
+            195,
+            345,
+            fill=(*_mix(ink, (200, 180, 150), 0.35), 200),
+            width=max(1, round(0.35 * u)),
+        )
     # the old man in a straw cape (蓑) and a wide hat (笠)
     draw.polygon(P([(27, 40.5), (30.5, 28), (37.5, 28), (42, 40.5), (38, 39), (34, 41), (30, 39)]), fill=ink_a)
     draw.ellipse(P([(31.6, 22.5), (36.4, 27.5)]), fill=ink_a)
@@ -340,15 +479,25 @@ def _draw_pagoda(draw: ImageDraw.ImageDraw, u: float, ink: RGB, accent: RGB) -> 
     ink_a = (*ink, 255)
     tiers = 3
     for t in range(tiers):
-        half = 40 - t * 9
+        half = 30 - t * 7
         base = 96 - t * 27
-        draw.rectangle(P([(50 - half * 0.55, base - 14), (50 + half * 0.55, base)]), fill=(*_mix(ink, accent, 0.25), 255))
+        draw.rectangle(
+            P([(50 - half * 0.55, base - 14), (50 + half * 0.55, base)]), fill=(*_mix(ink, accent, 0.25), 255)
+        )
         draw.polygon(
-            P([(50 - half - 6, base - 17), (50 - half * 0.55, base - 24), (50 + half * 0.55, base - 24), (50 + half + 6, base - 17),
-               (50 + half, base - 15.5), (50 - half, base - 15.5)]),
+            P(
+                [
+                    (50 - half - 6, base - 17),
+                    (50 - half * 0.55, base - 24),
+                    (50 + half * 0.55, base - 24),
+                    (50 + half + 6, base - 17),
+                    (50 + half, base - 15.5),
+                    (50 - half, base - 15.5),
+                ]
+            ),
             fill=ink_a,
         )
-    draw.line(P([(50, 96 - tiers * 27 - 4), (50, 96 - tiers * 27 - 20)]), fill=ink_a, width=max(1, round(1.5 * u)))
+    draw.line(P([(50, 96 - (tiers - 1) * 27 - 24), (50, 3)]), fill=ink_a, width=max(1, round(1.5 * u)))
 
 
 # --- the painter ----------------------------------------------------------------------
@@ -392,10 +541,16 @@ class _Painter:
         self.plan.extras.update(orb_x=round(self.plan.sun_x, 3))
         color = self.pal.c("orb")
         glow = Image.new("L", (self.w, self.h), 0)
-        ImageDraw.Draw(glow).ellipse((cx - r * 2.6, cy - r * 2.6, cx + r * 2.6, cy + r * 2.6), fill=150 if self.plan.orb == "moon" else 110)
-        glow_color = _mix(color, (255, 255, 255), 0.4) if self.plan.orb == "moon" else _mix(color, _hex(self.pal.sky[2]), 0.55)
+        ImageDraw.Draw(glow).ellipse(
+            (cx - r * 2.6, cy - r * 2.6, cx + r * 2.6, cy + r * 2.6), fill=150 if self.plan.orb == "moon" else 110
+        )
+        glow_color = (
+            _mix(color, (255, 255, 255), 0.4) if self.plan.orb == "moon" else _mix(color, _hex(self.pal.sky[2]), 0.55)
+        )
         self.fill(glow_color, _blur(glow, r * 1.6))
-        disc = _sprite((round(r * 2) + 2, round(r * 2) + 2), lambda d, u: d.ellipse((u, u, 99 * u, 99 * u), fill=(*color, 255)))
+        disc = _sprite(
+            (round(r * 2) + 2, round(r * 2) + 2), lambda d, u: d.ellipse((u, u, 99 * u, 99 * u), fill=(*color, 255))
+        )
         alpha = disc.getchannel("A").point(lambda v: v * (235 if self.plan.orb == "moon" else 215) // 255)
         self.img.paste(disc.convert("RGB"), (round(cx - r) - 1, round(cy - r) - 1), alpha)
         if self.plan.orb == "moon":
@@ -431,8 +586,17 @@ class _Painter:
             # ink wash: dense at the crest, dissolving into mist towards the foot
             peak_top = min(y for _, y in pts)
             floor = 40 if i < layers - 1 else 150
-            fade = _vgradient((self.w, self.h), [(0.0, 255), (max(0.0, peak_top / self.h), 255), (min(1.0, base / self.h + 0.02), floor), (1.0, floor)], "L")
-            texture = _noise(lr, (self.w, self.h), max(3.0, self.s * 0.02)).point(lambda v: 175 + v * 80 // 255)
+            fade = _vgradient(
+                (self.w, self.h),
+                [(0.0, 255), (max(0.0, peak_top / self.h), 255), (min(1.0, base / self.h + 0.02), floor), (1.0, floor)],
+                "L",
+            )
+            # vertical streaks, like the texture strokes (皴) of a dry brush
+            streaks = _noise(lr, (self.w, self.h), (max(2.0, self.s * 0.008), max(4.0, self.s * 0.035)))
+            blots = _noise(lr, (self.w, self.h), max(4.0, self.s * 0.05))
+            texture = ImageChops.multiply(
+                streaks.point(lambda v: 170 + v * 85 // 255), blots.point(lambda v: 185 + v * 70 // 255)
+            )
             body = ImageChops.multiply(ImageChops.multiply(mask, fade), texture)
             color = _mix(_mix(far, near, d**1.3), haze, 0.35 * (1 - d))
             self.fill(color, _blur(body, self.s * 0.0025 * (1 - d)))
@@ -441,10 +605,10 @@ class _Painter:
             shifted.paste(mask, (0, max(2, round(self.s * 0.012))))
             crest = _blur(ImageChops.subtract(mask, shifted), self.s * 0.006)
             crest = ImageChops.multiply(crest, texture)
-            if self.pal.snowy:
-                self.fill((252, 252, 250), crest.point(lambda v: v * 230 // 255))
+            if self.pal.snowy:  # nearer ridges catch more snow
+                self.fill((252, 252, 250), _scale(crest, round(90 + 130 * d)))
             else:
-                self.fill(_mix(color, near, 0.6), crest.point(lambda v: v * 170 // 255))
+                self.fill(_mix(color, near, 0.6), _scale(crest, 170))
             if d > 0.4:
                 self._moss(lr, pts, color)
             if i < layers - 1:
@@ -452,13 +616,19 @@ class _Painter:
 
     def _moss(self, rng: _Rng, pts, color: RGB) -> None:
         """Moss dots (点苔) and tiny trees along a near crest."""
-        ink = _mix(color, self.pal.c("near"), 0.8)
-        draw = ImageDraw.Draw(self.img)
-        for _ in range(rng.i(12, 30)):
-            k = rng.i(2, len(pts) - 3)
-            x, y = pts[k]
-            r = max(0.6, rng.u(0.002, 0.005) * self.s)
-            draw.ellipse((x - r, y - r * 0.8 + r * 0.3, x + r, y + r * 0.8 + r * 0.3), fill=ink)
+        ink = _mix(color, self.pal.c("near"), 0.55)
+        draw = ImageDraw.Draw(self.img, "RGBA")
+        for _ in range(rng.i(2, 4)):
+            centre = rng.i(4, len(pts) - 5)
+            for _ in range(rng.i(3, 7)):
+                k = min(len(pts) - 1, max(0, centre + rng.i(-3, 3)))
+                x, y = pts[k]
+                x += rng.u(-0.5, 0.5) * self.w / len(pts)
+                r = max(0.6, rng.u(0.0015, 0.0035) * self.s)
+                draw.ellipse(
+                    (x - r * 0.7, y - r * 1.1 + r * 0.6, x + r * 0.7, y + r * 1.1 + r * 0.6),
+                    fill=(*ink, rng.i(150, 220)),
+                )
 
     def _mist_band(self, rng: _Rng, y: float, strength: float) -> None:
         band = Image.new("L", (self.w, self.h), 0)
@@ -480,19 +650,31 @@ class _Painter:
         water_h = self.h - hy
         refl = self.img.crop((0, max(0, hy - water_h), self.w, hy)).transpose(Image.Transpose.FLIP_TOP_BOTTOM)
         refl = refl.resize((self.w, water_h), Image.Resampling.BILINEAR)
-        refl = refl.resize((max(1, self.w // 24), water_h), Image.Resampling.BILINEAR).resize((self.w, water_h), Image.Resampling.BICUBIC)
-        base = _vgradient((self.w, water_h), [(0.0, _mix(self.pal.c("water"), _hex(self.pal.sky[2]), 0.5)), (1.0, _mix(self.pal.c("water"), self.pal.c("near"), 0.25))])
+        refl = refl.resize((max(1, self.w // 24), water_h), Image.Resampling.BILINEAR).resize(
+            (self.w, water_h), Image.Resampling.BICUBIC
+        )
+        base = _vgradient(
+            (self.w, water_h),
+            [
+                (0.0, _mix(self.pal.c("water"), _hex(self.pal.sky[2]), 0.5)),
+                (1.0, _mix(self.pal.c("water"), self.pal.c("near"), 0.25)),
+            ],
+        )
         surface = Image.blend(base, refl, 0.38)
-        draw = ImageDraw.Draw(surface)
+        ripples = Image.new("RGBA", (self.w, water_h), (0, 0, 0, 0))
+        draw = ImageDraw.Draw(ripples)
         light = _mix(_hex(self.pal.sky[2]), (255, 255, 255), 0.5)
-        dark = _mix(self.pal.c("water"), self.pal.c("near"), 0.4)
-        for _ in range(int(30 + 120 * self.w / 1280)):
-            t = rng.u(0, 1) ** 1.7  # denser near the horizon, as perspective does
+        dark = _mix(self.pal.c("water"), self.pal.c("near"), 0.5)
+        for _ in range(int(20 + 60 * self.w / 1280)):
+            t = rng.u(0, 1) ** 1.8  # denser near the horizon, as perspective does
             y = t * water_h
-            length = (0.02 + 0.1 * t) * self.w * rng.u(0.4, 1.0)
+            length = (0.015 + 0.06 * t) * self.w * rng.u(0.3, 1.0)
             x = rng.u(-0.05, 1.0) * self.w
-            color = light if rng.chance(0.6) else dark
-            draw.line((x, y, x + length, y), fill=_mix(color, surface.getpixel((min(self.w - 1, max(0, int(x))), min(water_h - 1, int(y)))), rng.u(0.2, 0.6)), width=max(1, round(self.s * 0.002 * (1 + 2 * t))))
+            color = light if rng.chance(0.7) else dark
+            draw.line(
+                (x, y, x + length, y), fill=(*color, rng.i(50, 130)), width=max(1, round(self.s * 0.0015 * (1 + 2 * t)))
+            )
+        surface.paste(ripples, (0, 0), ripples.filter(ImageFilter.GaussianBlur(max(0.3, self.s * 0.0008))))
         # the sun's or moon's glitter path
         ox = self.plan.sun_x * self.w
         path = Image.new("L", (self.w, water_h), 0)
@@ -501,8 +683,16 @@ class _Painter:
             t = rng.u(0, 1) ** 1.3
             y = t * water_h
             half = (0.01 + 0.05 * t) * self.w * rng.u(0.4, 1.2)
-            pdraw.line((ox - half + rng.u(-0.02, 0.02) * self.w, y, ox + half, y), fill=rng.i(60, 160), width=max(1, round(self.s * 0.002)))
-        surface.paste(self.pal.c("orb") if self.plan.orb == "moon" else _mix(self.pal.c("orb"), (255, 240, 210), 0.5), (0, 0), _blur(path, 0.6))
+            pdraw.line(
+                (ox - half + rng.u(-0.02, 0.02) * self.w, y, ox + half, y),
+                fill=rng.i(60, 160),
+                width=max(1, round(self.s * 0.002)),
+            )
+        surface.paste(
+            self.pal.c("orb") if self.plan.orb == "moon" else _mix(self.pal.c("orb"), (255, 240, 210), 0.5),
+            (0, 0),
+            _blur(path, 0.6),
+        )
         self.img.paste(surface, (0, hy))
         shore = Image.new("L", (self.w, self.h), 0)
         ImageDraw.Draw(shore).rectangle((0, hy - self.s * 0.01, self.w, hy + self.s * 0.012), fill=150)
@@ -512,10 +702,12 @@ class _Painter:
     def foreground(self) -> None:
         rng = self.rng("foreground")
         motifs = self.plan.motifs
-        self.ground_side = rng.pick(("left", "right")) if self.plan.sun_x > 0.5 or rng.chance(0.3) else "right"
-        if self.plan.sun_x > 0.5:
-            self.ground_side = "left"
-        needs_ground = not self.plan.water or {"pine", "bamboo"} & motifs or ("figure" in motifs and "boat" not in motifs)
+        # The foreground mass (rock, tree) stands under the sun or moon; the inscription takes
+        # the empty sky on the other side, as a painter leaves room for the poem.
+        self.ground_side = "right" if self.plan.sun_x > 0.5 else "left"
+        needs_ground = (
+            not self.plan.water or {"pine", "bamboo"} & motifs or ("figure" in motifs and "boat" not in motifs)
+        )
         if needs_ground:
             self._rock(rng)
         if "pavilion" in motifs and len(self.ridges) >= 2:
@@ -536,23 +728,22 @@ class _Painter:
     def _rock(self, rng: _Rng) -> None:
         w, h, s = self.w, self.h, self.s
         left = self.ground_side == "left"
-        span = rng.u(0.38, 0.55) * w if self.plan.water else 1.1 * w
-        top = h * (rng.u(0.8, 0.86) if self.plan.water else rng.u(0.8, 0.88))
+        span = rng.u(0.38, 0.55) * w if self.plan.water else rng.u(0.5, 0.8) * w
+        top = h * (rng.u(0.8, 0.86) if self.plan.water else rng.u(0.74, 0.82))
         n = 33
         heights = _ridge(rng, n, "rolling")
         pts = []
         for k in range(n):
             t = k / (n - 1)
             x = (t * span) if left else (w - t * span)
-            edge = 1 - t**3 if self.plan.water else 1.0
-            pts.append((x, h - (h - top) * (0.55 + 0.45 * heights[k]) * edge - (0 if self.plan.water else s * 0.02)))
-        corner = [(w + 2 if not left else -2, h + 2)] if self.plan.water else [(w + 2, h + 2), (-2, h + 2)]
-        poly = pts + ([(pts[-1][0], h + 2)] if self.plan.water else []) + corner
+            edge = 1 - t**3
+            pts.append((x, h - (h - top) * (0.55 + 0.45 * heights[k]) * edge))
+        poly = pts + [(pts[-1][0], h + 2), (w + 2 if not left else -2, h + 2)]
         mask = Image.new("L", (w, h), 0)
         ImageDraw.Draw(mask).polygon(poly, fill=255)
         texture = _noise(rng, (w, h), max(3.0, s * 0.015)).point(lambda v: 200 + v * 55 // 255)
         ink = self.pal.c("near")
-        self.fill(_mix(ink, self.pal.c("far"), 0.25), ImageChops.multiply(_blur(mask, s * 0.002), texture))
+        self.fill(_mix(ink, self.pal.c("far"), 0.15), ImageChops.multiply(_blur(mask, s * 0.002), texture))
         shifted = Image.new("L", (w, h), 0)
         shifted.paste(mask, (0, max(2, round(s * 0.02))))
         crest = _blur(ImageChops.subtract(mask, shifted), s * 0.004)
@@ -572,7 +763,10 @@ class _Painter:
         k = min(range(lo, hi), key=lambda j: ridge[j][1])
         x, y = ridge[k]
         size = max(6, round(self.s * rng.u(0.05, 0.07)))
-        sprite = _sprite((size, round(size * 1.3)), lambda d, u: _draw_pagoda(d, u, _mix(self.pal.c("near"), self.pal.c("far"), 0.3), self.pal.c("accent")))
+        sprite = _sprite(
+            (size, size),
+            lambda d, u: _draw_pagoda(d, u, _mix(self.pal.c("near"), self.pal.c("far"), 0.3), self.pal.c("accent")),
+        )
         self.img.paste(sprite, (round(x - size / 2), round(y - sprite.height * 0.93)), sprite)
 
     def _pine(self, rng: _Rng) -> None:
@@ -594,7 +788,15 @@ class _Painter:
         for k in range(len(pts) - 1):
             width = base_w * (1 - 0.65 * k / 12)
             draw.line((pts[k], pts[k + 1]), fill=trunk_color, width=max(1, round(width)))
-            draw.ellipse((pts[k + 1][0] - width / 2, pts[k + 1][1] - width / 2, pts[k + 1][0] + width / 2, pts[k + 1][1] + width / 2), fill=trunk_color)
+            draw.ellipse(
+                (
+                    pts[k + 1][0] - width / 2,
+                    pts[k + 1][1] - width / 2,
+                    pts[k + 1][0] + width / 2,
+                    pts[k + 1][1] + width / 2,
+                ),
+                fill=trunk_color,
+            )
         clumps = []
         for k in range(5, 13):
             if rng.chance(0.3) and k != 12:
@@ -609,15 +811,25 @@ class _Painter:
             clumps.append(((x + end[0] * 2) / 3, (y + end[1] * 2) / 3))
         clumps.append(pts[-1])
         for cx, cy in clumps:
-            cw, ch = rng.u(0.09, 0.15) * height, rng.u(0.035, 0.05) * height
-            draw.ellipse((cx - cw, cy - ch, cx + cw, cy + ch * 0.8), fill=needle)
-            draw.ellipse((cx - cw * 0.8, cy - ch * 1.05, cx + cw * 0.7, cy - ch * 0.1), fill=needle_light)
-            for _ in range(9):
-                a = rng.u(math.pi * 1.05, math.pi * 1.95)
-                r = rng.u(0.6, 1.0)
-                draw.line((cx, cy - ch * 0.2, cx + math.cos(a) * cw * r, cy + math.sin(a) * ch * 1.6 * r), fill=needle, width=max(1, round(s * 0.0015)))
+            cw, ch = rng.u(0.08, 0.13) * height, rng.u(0.03, 0.045) * height
+            # a pine's foliage is drawn as flat fans of needles: a few overlapping lobes and strokes
+            for _ in range(3):
+                ox, oy, k = rng.u(-0.45, 0.45) * cw, rng.u(-0.3, 0.2) * ch, rng.u(0.5, 0.8)
+                draw.ellipse(
+                    (cx + ox - cw * k, cy + oy - ch * k, cx + ox + cw * k, cy + oy + ch * k * 0.8), fill=needle
+                )
+            draw.ellipse((cx - cw * 0.7, cy - ch * 0.95, cx + cw * 0.55, cy - ch * 0.2), fill=needle_light)
+            for _ in range(8):
+                a = rng.u(math.pi * 1.15, math.pi * 1.85)
+                r = rng.u(0.5, 0.9)
+                bx = cx + rng.u(-0.5, 0.5) * cw
+                draw.line(
+                    (bx, cy - ch * 0.3, bx + math.cos(a) * cw * 0.35 * r, cy - ch * 0.3 + math.sin(a) * ch * 1.2 * r),
+                    fill=needle,
+                    width=max(1, round(s * 0.0014)),
+                )
             if self.pal.snowy:
-                draw.ellipse((cx - cw * 0.75, cy - ch * 1.1, cx + cw * 0.6, cy - ch * 0.45), fill=(250, 250, 248, 235))
+                draw.ellipse((cx - cw * 0.65, cy - ch * 1.0, cx + cw * 0.5, cy - ch * 0.5), fill=(250, 250, 248, 235))
         self.img.paste(layer, (0, 0), layer.filter(ImageFilter.GaussianBlur(0.4)) if s > 200 else layer)
 
     def _bamboo(self, rng: _Rng) -> None:
@@ -645,14 +857,22 @@ class _Painter:
                         length = rng.u(0.05, 0.09) * self.h
                         lx, ly = xb + side * length * math.cos(ang), y1 + length * math.sin(abs(ang)) * 0.6
                         nx, ny = (ly - y1) / length * width * 0.7, (xb - lx) / length * width * 0.7
-                        draw.polygon([(xb, y1), ((xb + lx) / 2 + nx, (y1 + ly) / 2 + ny), (lx, ly), ((xb + lx) / 2 - nx, (y1 + ly) / 2 - ny)], fill=(*green, min(255, alpha + 10)))
+                        draw.polygon(
+                            [
+                                (xb, y1),
+                                ((xb + lx) / 2 + nx, (y1 + ly) / 2 + ny),
+                                (lx, ly),
+                                ((xb + lx) / 2 - nx, (y1 + ly) / 2 - ny),
+                            ],
+                            fill=(*green, min(255, alpha + 10)),
+                        )
         self.img.paste(layer, (0, 0), layer)
 
     def _blossom(self, rng: _Rng) -> None:
         s = self.s
         layer = Image.new("RGBA", (self.w, self.h), (0, 0, 0, 0))
         draw = ImageDraw.Draw(layer)
-        from_left = self.ground_side == "right"  # the branch enters from the emptier side
+        from_left = self.ground_side == "left"  # the branch leans out over the foreground's side
         start = (-0.02 * self.w if from_left else 1.02 * self.w, rng.u(0.04, 0.2) * self.h)
         angle = rng.u(0.15, 0.45) if from_left else math.pi - rng.u(0.15, 0.45)
         branch = _mix(self.pal.c("near"), (80, 50, 40), 0.3)
@@ -680,7 +900,10 @@ class _Painter:
                         a = p * 2 * math.pi / 5 + rng.u(0, 1)
                         px, py = bx + math.cos(a) * r * 0.6, by + math.sin(a) * r * 0.6
                         draw.ellipse((px - r * 0.55, py - r * 0.55, px + r * 0.55, py + r * 0.55), fill=color)
-                    draw.ellipse((bx - r * 0.2, by - r * 0.2, bx + r * 0.2, by + r * 0.2), fill=(*_mix(petals, (120, 30, 30), 0.5), 255))
+                    draw.ellipse(
+                        (bx - r * 0.2, by - r * 0.2, bx + r * 0.2, by + r * 0.2),
+                        fill=(*_mix(petals, (120, 30, 30), 0.5), 255),
+                    )
                 else:
                     draw.ellipse((bx - r, by - r, bx + r, by + r), fill=color)
         self.img.paste(layer, (0, 0), layer)
@@ -689,14 +912,16 @@ class _Painter:
         hy = self.plan.horizon * self.h
         depth = rng.u(0.25, 0.6)
         y = hy + depth * (self.h - hy)
-        length = max(10, round(self.s * (0.1 + 0.12 * depth)))
+        length = max(10, round(self.s * (0.15 + 0.12 * depth)))
         x = (rng.u(0.5, 0.72) if self.ground_side == "left" else rng.u(0.28, 0.5)) * self.w
         size = (length, round(length * 0.6))
         ink = self.pal.c("near")
         sprite = _sprite(size, lambda d, u: _draw_boat(d, u, ink, self.pal.snowy, self.pal.c("accent")))
         top_left = (round(x - size[0] / 2), round(y - size[1] * 0.78))
         # reflection first, faint and squashed
-        refl = sprite.transpose(Image.Transpose.FLIP_TOP_BOTTOM).resize((size[0], max(1, size[1] // 2)), Image.Resampling.BILINEAR)
+        refl = sprite.transpose(Image.Transpose.FLIP_TOP_BOTTOM).resize(
+            (size[0], max(1, size[1] // 2)), Image.Resampling.BILINEAR
+        )
         refl_alpha = refl.getchannel("A").point(lambda v: v * 70 // 255)
         self.img.paste(refl.convert("RGB"), (top_left[0], round(y - size[1] * 0.78 + size[1] * 0.76)), refl_alpha)
         self.img.paste(sprite, top_left, sprite)
@@ -704,7 +929,13 @@ class _Painter:
         ring = _mix(_hex(self.pal.sky[2]), (255, 255, 255), 0.4)
         for k in (1, 2):
             rx, ry = length * (0.55 + 0.25 * k), length * (0.05 + 0.03 * k)
-            draw.arc((x - rx, y - ry + length * 0.03, x + rx, y + ry + length * 0.03), 10, 170, fill=(*ring, 90 // k), width=max(1, round(self.s * 0.0015)))
+            draw.arc(
+                (x - rx, y - ry + length * 0.03, x + rx, y + ry + length * 0.03),
+                10,
+                170,
+                fill=(*ring, 90 // k),
+                width=max(1, round(self.s * 0.0015)),
+            )
 
     def _scholar(self, rng: _Rng) -> None:
         gx, gy = self._ground_point(rng.u(0.45, 0.7))
@@ -716,7 +947,8 @@ class _Painter:
     def _birds(self, rng: _Rng) -> None:
         draw = ImageDraw.Draw(self.img, "RGBA")
         ink = _mix(self.pal.c("near"), _hex(self.pal.sky[1]), 0.2)
-        ox = (1 - self.plan.sun_x) * self.w * rng.u(0.7, 1.1)
+        # between the inscription and the sun, so they never cross either
+        ox = (rng.u(0.3, 0.5) if self.plan.sun_x > 0.5 else rng.u(0.45, 0.62)) * self.w
         oy = rng.u(0.12, 0.3) * self.h
         count = rng.i(3, 8)
         vee = rng.chance(0.5)
@@ -728,8 +960,18 @@ class _Painter:
                 x, y = ox + rng.u(-0.12, 0.12) * self.w, oy + rng.u(-0.06, 0.06) * self.h
             lw = max(1, round(size * 0.22))
             flap = rng.u(0.2, 0.6)
-            draw.line((x - size, y - size * flap, x - size * 0.3, y - size * 0.05, x, y + size * 0.1), fill=(*ink, 230), width=lw, joint="curve")
-            draw.line((x, y + size * 0.1, x + size * 0.35, y - size * 0.08, x + size, y - size * flap * 0.8), fill=(*ink, 230), width=lw, joint="curve")
+            draw.line(
+                (x - size, y - size * flap, x - size * 0.3, y - size * 0.05, x, y + size * 0.1),
+                fill=(*ink, 230),
+                width=lw,
+                joint="curve",
+            )
+            draw.line(
+                (x, y + size * 0.1, x + size * 0.35, y - size * 0.08, x + size, y - size * flap * 0.8),
+                fill=(*ink, 230),
+                width=lw,
+                joint="curve",
+            )
 
     # weather, paper and seal ------------------------------------------------------
     def weather(self) -> None:
@@ -750,12 +992,18 @@ class _Painter:
             for _ in range(int(120 + 500 * self.w * self.h / (1280 * 720))):
                 x, y = rng.u(-0.1, 1.1) * self.w, rng.u(0, self.h)
                 length = self.s * rng.u(0.02, 0.05)
-                draw.line((x, y, x - length * 0.25, y + length), fill=(*color, rng.i(40, 90)), width=max(1, round(self.s * 0.0012)))
+                draw.line(
+                    (x, y, x - length * 0.25, y + length),
+                    fill=(*color, rng.i(40, 90)),
+                    width=max(1, round(self.s * 0.0012)),
+                )
             self.img.paste(layer, (0, 0), layer)
 
     def paper(self) -> None:
         rng = self.rng("paper")
-        grain = Image.frombytes("L", (max(1, self.w // 2), max(1, self.h // 2)), rng.bytes(max(1, self.w // 2) * max(1, self.h // 2)))
+        grain = Image.frombytes(
+            "L", (max(1, self.w // 2), max(1, self.h // 2)), rng.bytes(max(1, self.w // 2) * max(1, self.h // 2))
+        )
         grain = grain.resize((self.w, self.h), Image.Resampling.BILINEAR).point(lambda v: v * 16 // 255)
         self.fill(_mix(self.pal.c("near"), (120, 100, 70), 0.5), grain)
         fibres = _noise(rng, (self.w, self.h), max(3.0, self.s * 0.15)).point(lambda v: max(0, v - 150) // 5)
@@ -772,7 +1020,9 @@ class _Painter:
         size = max(10, round(self.h * 0.042))
         font = fonts.load_font(size)
         cjk = fonts.find_cjk_font() is not None
-        lines = [fonts.drawable_text(font, fonts.cjk_chars(part)) for part in re.split(r"[，。、；：！？,.;:!?\s]+", prompt)]
+        lines = [
+            fonts.drawable_text(font, fonts.cjk_chars(part)) for part in re.split(r"[，。、；：！？,.;:!?\s]+", prompt)
+        ]
         lines = [line for line in lines if line][:4] if cjk else []
         per_column = max(1, int(self.h * 0.5 / (size * 1.12)))
         lines = [line[:per_column] for line in lines]
@@ -786,7 +1036,7 @@ class _Painter:
         y0 = margin
         for c, line in enumerate(lines):
             x = x_right - c * column_gap
-            y = y0 + c * size * 0.6
+            y = y0
             for ch in line:
                 draw.text((x, y), ch, font=font, fill=(*ink, 215))
                 y += size * 1.12
@@ -795,7 +1045,7 @@ class _Painter:
         seal_h = round(seal_w * (1.9 if len(seal_chars) == 2 else 1.0))
         if lines:
             sx = round(x_right - (len(lines) - 1) * column_gap - seal_w * 0.05)
-            sy = round(y0 + (len(lines) - 1) * size * 0.6 + len(lines[-1]) * size * 1.12 + size * 0.5)
+            sy = round(y0 + len(lines[-1]) * size * 1.12 + size * 0.4)
         else:
             sx = round(margin if left_side else self.w - margin - seal_w)
             sy = round(margin)
@@ -813,7 +1063,9 @@ class _Painter:
         self.img.paste((178, 40, 34), (sx, sy), ImageChops.multiply(seal, wear).point(lambda v: v * 225 // 255))
 
 
-def paint_scene(plan: ScenePlan, size: tuple[int, int], prompt: str, step=lambda fraction, message: None) -> Image.Image:
+def paint_scene(
+    plan: ScenePlan, size: tuple[int, int], prompt: str, step=lambda fraction, message: None
+) -> Image.Image:
     """The picture without the caption bar; ``step(fraction, message)`` is called between stages."""
     painter = _Painter(plan, size)
     stages = (
@@ -849,9 +1101,15 @@ def draw_caption(size: tuple[int, int], prompt: str, seed: int, palette: Palette
     if room < h:
         seed_text, room = "", w - 2 * pad
     if draw.textlength(text, font=font) > room:
-        while text and draw.textlength(text + "…", font=font) > room:
-            text = text[:-1]
-        text = text.rstrip() + ("…" if fonts.drawable_text(font, "…") else "...")
+        ellipsis = "…" if fonts.drawable_text(font, "…") else "..."
+        lo, hi = 0, len(text)  # the longest prefix that fits with the ellipsis (binary search)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if draw.textlength(text[:mid] + ellipsis, font=font) <= room:
+                lo = mid
+            else:
+                hi = mid - 1
+        text = text[:lo].rstrip() + ellipsis
     y = h / 2
     draw.text((pad, y), text, font=font, fill=(232, 222, 200), anchor="lm")
     if seed_text:
@@ -860,7 +1118,16 @@ def draw_caption(size: tuple[int, int], prompt: str, seed: int, palette: Palette
     return bar
 
 
-def render_keyframe(prompt: str, seed: int, width: int, height: int, *, negative_prompt: str = "", palette: str | None = None, step=lambda f, m: None) -> tuple[Image.Image, ScenePlan, int]:
+def render_keyframe(
+    prompt: str,
+    seed: int,
+    width: int,
+    height: int,
+    *,
+    negative_prompt: str = "",
+    palette: str | None = None,
+    step=lambda f, m: None,
+) -> tuple[Image.Image, ScenePlan, int]:
     """The full key frame (picture + caption bar), its plan and the caption bar height."""
     plan = plan_scene(prompt, seed, negative_prompt, palette)
     bar_h = caption_height(height) if height >= 48 else 0
@@ -880,7 +1147,9 @@ def _ease(t: float) -> float:
     return 0.5 - 0.5 * math.cos(math.pi * min(1.0, max(0.0, t)))
 
 
-def camera_box(motion: str, t: float, area: tuple[float, float, float, float], aspect: float, focus: tuple[float, float]) -> tuple[float, float, float, float]:
+def camera_box(
+    motion: str, t: float, area: tuple[float, float, float, float], aspect: float, focus: tuple[float, float]
+) -> tuple[float, float, float, float]:
     """The source rectangle the camera sees at ``t`` (0..1), inside ``area``, of ``aspect`` w/h."""
     ax0, ay0, ax1, ay1 = area
     aw, ah = ax1 - ax0, ay1 - ay0
@@ -898,8 +1167,12 @@ def camera_box(motion: str, t: float, area: tuple[float, float, float, float], a
     else:
         zoom = 1.16
         span = 0.5 - 0.5 / zoom
-        start, end = {"pan_left": ((0.5 + span, 0.5), (0.5 - span, 0.5)), "pan_right": ((0.5 - span, 0.5), (0.5 + span, 0.5)),
-                      "tilt_up": ((0.5, 0.5 + span), (0.5, 0.5 - span)), "tilt_down": ((0.5, 0.5 - span), (0.5, 0.5 + span))}[motion]
+        start, end = {
+            "pan_left": ((0.5 + span, 0.5), (0.5 - span, 0.5)),
+            "pan_right": ((0.5 - span, 0.5), (0.5 + span, 0.5)),
+            "tilt_up": ((0.5, 0.5 + span), (0.5, 0.5 - span)),
+            "tilt_down": ((0.5, 0.5 - span), (0.5, 0.5 + span)),
+        }[motion]
         cx, cy = start[0] + (end[0] - start[0]) * e, start[1] + (end[1] - start[1]) * e
     vw, vh = bw / zoom, bh / zoom
     x0 = min(max(bx0 + cx * bw - vw / 2, bx0), bx0 + bw - vw)
@@ -919,27 +1192,50 @@ def _mist_layer(rng: _Rng, size: tuple[int, int], band: tuple[float, float], col
 class _Animatic:
     """Renders the frames of an animatic one at a time (so cancel and progress stay responsive)."""
 
-    def __init__(self, source: Image.Image, bar_h_src: int, size: tuple[int, int], *, motion: str, fps: float, frames: int,
-                 rng: _Rng, weather: set[str], burn_in: bool):
+    def __init__(
+        self,
+        source: Image.Image,
+        bar_h_src: int,
+        size: tuple[int, int],
+        *,
+        motion: str,
+        fps: float,
+        frames: int,
+        rng: _Rng,
+        weather: set[str],
+        burn_in: bool,
+        mist: bool = True,
+    ):
         self.w, self.h = size
         scale = self.h / source.height
         self.bar_h = round(bar_h_src * scale) if bar_h_src else 0
         self.scene_h = self.h - self.bar_h
-        self.bar = source.crop((0, source.height - bar_h_src, source.width, source.height)).resize((self.w, self.bar_h), Image.Resampling.LANCZOS) if self.bar_h else None
+        self.bar = (
+            source.crop((0, source.height - bar_h_src, source.width, source.height)).resize(
+                (self.w, self.bar_h), Image.Resampling.LANCZOS
+            )
+            if self.bar_h
+            else None
+        )
         self.source = source
         self.area = (0.0, 0.0, float(source.width), float(source.height - bar_h_src))
         self.motion, self.fps, self.frames, self.burn_in = motion, fps, frames, burn_in
         self.focus = (rng.u(0.3, 0.7), rng.u(0.35, 0.65))
-        lum = sum(source.resize((8, 8)).convert("L").getdata()) / 64
-        mist = (235, 233, 226) if lum > 90 else (150, 165, 190)
+        lum = ImageStat.Stat(source.resize((8, 8)).convert("L")).mean[0]
+        mist_color = (235, 233, 226) if lum > 90 else (150, 165, 190)
         mist_w = round(self.w * 1.6)
-        self.mists = [
-            (_mist_layer(rng, (mist_w, self.scene_h), (0.35, 0.75), mist, 70), 0.22),
-            (_mist_layer(rng, (mist_w, self.scene_h), (0.6, 1.0), mist, 95), 0.5),
-        ]
+        # two bands of mist drifting at different speeds: the parallax a flat key frame lacks
+        self.mists = (
+            [
+                (_mist_layer(rng, (mist_w, self.scene_h), (0.35, 0.75), mist_color, 70), 0.22),
+                (_mist_layer(rng, (mist_w, self.scene_h), (0.6, 1.0), mist_color, 95), 0.5),
+            ]
+            if mist
+            else []
+        )
         self.direction = 1 if motion != "pan_right" else -1
         self.weather = weather
-        count = int(60 + 260 * self.w * self.scene_h / (1280 * 720))
+        count = int(40 + 200 * self.w * self.scene_h / (1280 * 720))
         self.flakes = [(rng.u(0, 1), rng.u(0, 1), rng.u(0.5, 1.5), rng.u(0, 6.28)) for _ in range(count)]
         self.badge_font = fonts.load_mono_font(max(7, round(self.h * 0.032)))
 
@@ -971,12 +1267,14 @@ class _Animatic:
                 y = ((y0 + seconds * 1.6 * size) % 1.0) * self.scene_h
                 x = ((x0 - seconds * 0.25 * size) % 1.0) * self.w
                 length = s * 0.035 * size
-                draw.line((x, y, x - length * 0.25, y + length), fill=(225, 230, 240, 70), width=max(1, round(s * 0.0015)))
+                draw.line(
+                    (x, y, x - length * 0.25, y + length), fill=(225, 230, 240, 70), width=max(1, round(s * 0.0015))
+                )
             else:
                 y = ((y0 + seconds * 0.09 * size) % 1.0) * self.scene_h
                 x = ((x0 + 0.01 * math.sin(seconds * 1.3 + phase)) % 1.0) * self.w
                 r = max(0.7, s * 0.0028 * size)
-                draw.ellipse((x - r, y - r, x + r, y + r), fill=(255, 255, 255, 200))
+                draw.ellipse((x - r, y - r, x + r, y + r), fill=(255, 255, 255, round(110 + 60 * (size - 0.5))))
 
     def _badge(self, scene: Image.Image, n: int) -> None:
         text = f"{n:04d}  {timecode(n, self.fps)}"
@@ -1004,6 +1302,7 @@ class _Job:
     frame_count: int = 1
     motion: str = ""
     burn_in: bool = True
+    mist: bool = True
 
 
 class _Pacer:
@@ -1033,7 +1332,13 @@ def _safe_name(text: str) -> str:
 
 
 class LocalProvider(Provider):
-    """Offline renders: guofeng key frames (PNG) and pan/zoom animatics (H.264 MP4)."""
+    """Offline renders: guofeng key frames (PNG) and pan/zoom animatics (H.264 MP4).
+
+    config: ``latency_s`` (artificial delay for demos and benchmarks, spread over the steps).
+    request.params: ``latency_s`` (overrides config), ``palette`` (one of PALETTES), and for
+    video ``motion`` (one of MOTIONS; default picked by the seed), ``burn_in`` (frame counter
+    and timecode, default on), ``mist`` (drifting mist overlay, default on).
+    """
 
     name = "local"
     label = "Local (offline)"
@@ -1044,12 +1349,16 @@ class LocalProvider(Provider):
     # validation -------------------------------------------------------------------
     def _resolve(self, request: RenderRequest) -> _Job:
         if request.kind not in self.kinds:
-            raise PermanentProviderError(f"The local provider cannot make '{request.kind}' renders; it makes images and videos.")
+            raise PermanentProviderError(
+                f"The local provider cannot make '{request.kind}' renders; it makes images and videos."
+            )
         if isinstance(request.seed, bool) or not isinstance(request.seed, int):
             raise PermanentProviderError("The seed must be a whole number.")
         for label, value in (("width", request.width), ("height", request.height)):
             if isinstance(value, bool) or not isinstance(value, int) or not MIN_SIDE <= value <= MAX_SIDE:
-                raise PermanentProviderError(f"The {label} must be a whole number of pixels from {MIN_SIDE} to {MAX_SIDE}, not {value!r}.")
+                raise PermanentProviderError(
+                    f"The {label} must be a whole number of pixels from {MIN_SIDE} to {MAX_SIDE}, not {value!r}."
+                )
         params = request.params or {}
         latency = params.get("latency_s", self.config.get("latency_s", 0))
         try:
@@ -1067,13 +1376,18 @@ class LocalProvider(Provider):
         # H.264 in yuv420p needs even dimensions.
         job.width, job.height = request.width - request.width % 2, request.height - request.height % 2
         if job.width * job.height > MAX_VIDEO_PIXELS:
-            raise PermanentProviderError(f"A {job.width}×{job.height} video is too large for the local provider; the limit is about 4K ({MAX_VIDEO_PIXELS // 1_000_000} megapixels).")
+            raise PermanentProviderError(
+                f"A {job.width}×{job.height} video is too large for the local provider; "
+                f"the limit is about 4K ({MAX_VIDEO_PIXELS // 1_000_000} megapixels)."
+            )
         fps = request.fps
         if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 1 <= fps <= MAX_FPS or fps != int(fps):
             raise PermanentProviderError(f"The frame rate must be a whole number from 1 to {MAX_FPS} fps, not {fps!r}.")
         duration = request.duration_s
         if not isinstance(duration, (int, float)) or isinstance(duration, bool) or not (0 < duration <= MAX_DURATION_S):
-            raise PermanentProviderError(f"The duration must be more than 0 and at most {MAX_DURATION_S:g} seconds, not {duration!r}.")
+            raise PermanentProviderError(
+                f"The duration must be more than 0 and at most {MAX_DURATION_S:g} seconds, not {duration!r}."
+            )
         job.fps = int(fps)
         job.frame_count = max(1, round(duration * job.fps))
         motion = params.get("motion") or _Rng("motion", request.prompt, request.seed).pick(MOTIONS)
@@ -1081,6 +1395,7 @@ class LocalProvider(Provider):
             raise PermanentProviderError(f"Unknown motion '{motion}'; choose one of {', '.join(MOTIONS)}.")
         job.motion = motion
         job.burn_in = bool(params.get("burn_in", True))
+        job.mist = bool(params.get("mist", True))
         if request.source_image is not None and not Path(request.source_image).is_file():
             raise PermanentProviderError("The key frame for this video is missing.")
         return job
@@ -1092,13 +1407,29 @@ class LocalProvider(Provider):
         if request.job_key:
             return f"local-{_safe_name(request.job_key)}"
         digest = hashlib.sha256(
-            "\x1f".join(map(str, (request.kind, request.prompt, request.negative_prompt, request.seed, request.width,
-                                  request.height, request.duration_s, request.fps, sorted((request.params or {}).items()),
-                                  request.source_image or ""))).encode()
+            "\x1f".join(
+                map(
+                    str,
+                    (
+                        request.kind,
+                        request.prompt,
+                        request.negative_prompt,
+                        request.seed,
+                        request.width,
+                        request.height,
+                        request.duration_s,
+                        request.fps,
+                        sorted((request.params or {}).items()),
+                        request.source_image or "",
+                    ),
+                )
+            ).encode()
         ).hexdigest()[:16]
         return f"local-{digest}"
 
-    def wait(self, ref: str, request: RenderRequest, workdir: Path, report: ProgressCallback, is_canceled: CancelCheck) -> RenderResult:
+    def wait(
+        self, ref: str, request: RenderRequest, workdir: Path, report: ProgressCallback, is_canceled: CancelCheck
+    ) -> RenderResult:
         job = self._resolve(request)
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -1114,8 +1445,13 @@ class LocalProvider(Provider):
     def _image(self, ref, name, request, job, workdir, report, is_canceled) -> RenderResult:
         pacer = _Pacer(report, is_canceled, job.latency_s, steps=8)
         image, plan, bar_h = render_keyframe(
-            request.prompt, job.seed, job.width, job.height,
-            negative_prompt=request.negative_prompt, palette=job.palette, step=lambda f, m: pacer.step(f * 0.9, m),
+            request.prompt,
+            job.seed,
+            job.width,
+            job.height,
+            negative_prompt=request.negative_prompt,
+            palette=job.palette,
+            step=lambda f, m: pacer.step(f * 0.9, m),
         )
         pacer.step(0.95, "Saving PNG")
         dest = workdir / f"{name}.png"
@@ -1129,8 +1465,14 @@ class LocalProvider(Provider):
         if plan is not None:
             params.update(palette=plan.palette.name, style=plan.style, motifs=sorted(plan.motifs))
         if job.kind == "video":
-            params.update(fps=job.fps, duration_s=round(job.frame_count / job.fps, 6), frame_count=job.frame_count,
-                          motion=job.motion, burn_in=job.burn_in)
+            params.update(
+                fps=job.fps,
+                duration_s=round(job.frame_count / job.fps, 6),
+                frame_count=job.frame_count,
+                motion=job.motion,
+                burn_in=job.burn_in,
+                mist=job.mist,
+            )
         return params
 
     # video ------------------------------------------------------------------------
@@ -1141,64 +1483,97 @@ class LocalProvider(Provider):
         plan = None
         if request.source_image is None:
             source, plan, bar_h = render_keyframe(
-                request.prompt, job.seed, job.width, job.height,
-                negative_prompt=request.negative_prompt, palette=job.palette, step=lambda f, m: pacer.step(f * 0.15, f"Key frame: {m.lower()}"),
+                request.prompt,
+                job.seed,
+                job.width,
+                job.height,
+                negative_prompt=request.negative_prompt,
+                palette=job.palette,
+                step=lambda f, m: pacer.step(f * 0.15, f"Key frame: {m.lower()}"),
             )
         else:
             pacer.step(0.02, "Reading the key frame")
             source, bar_h = _load_source(Path(request.source_image))
         weather = {m for m in ("snowfall", "rain") if _words(request.prompt, MOTIF_WORDS[m])}
-        animatic = _Animatic(source, bar_h, (job.width, job.height), motion=job.motion, fps=job.fps, frames=job.frame_count,
-                             rng=_Rng("animatic", request.prompt, job.seed), weather=weather, burn_in=job.burn_in)
+        animatic = _Animatic(
+            source,
+            bar_h,
+            (job.width, job.height),
+            motion=job.motion,
+            fps=job.fps,
+            frames=job.frame_count,
+            rng=_Rng("animatic", request.prompt, job.seed),
+            weather=weather,
+            burn_in=job.burn_in,
+            mist=job.mist,
+        )
         dest = workdir / f"{name}.mp4"
         partial = workdir / f".{name}.part.mp4"
-        log = tempfile.TemporaryFile()
-        proc = subprocess.Popen(_encoder_args(job, partial), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
         start = 0.15 if request.source_image is None else 0.03
-        try:
-            for n in range(job.frame_count):
-                if n % batch == 0:
-                    pacer.step(start + (0.97 - start) * n / job.frame_count, f"Rendering frame {n + 1} of {job.frame_count}")
-                try:
+        with tempfile.TemporaryFile() as log:
+            proc = _start_encoder(job, partial, log)
+            try:
+                for n in range(job.frame_count):
+                    if n % batch == 0:
+                        message = f"Rendering frame {n + 1} of {job.frame_count}"
+                        pacer.step(start + (0.97 - start) * n / job.frame_count, message)
                     proc.stdin.write(animatic.frame(n).tobytes())
-                except BrokenPipeError:
-                    break
-            proc.stdin.close()
-            pacer.step(0.98, "Finishing the MP4")
-            code = proc.wait(timeout=300)
+                proc.stdin.close()
+                pacer.step(0.98, "Finishing the MP4")
+                code = proc.wait(timeout=ENCODE_TIMEOUT_S)
+            except BrokenPipeError:  # ffmpeg stopped reading: its log says why
+                _close_quietly(proc.stdin)
+                code = proc.wait(timeout=ENCODE_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                _stop(proc, partial)
+                raise TransientProviderError("Encoding the animatic took too long.") from None
+            except BaseException:  # canceled, or a bug: never leave ffmpeg or half a file behind
+                _stop(proc, partial)
+                raise
             if code != 0 or not partial.is_file():
+                partial.unlink(missing_ok=True)
                 log.seek(0)
-                tail = log.read().decode("utf-8", "replace").strip().splitlines()[-3:]
-                raise PermanentProviderError("Encoding the animatic failed: " + (" ".join(tail) or f"ffmpeg exited with {code}"))
-            os.replace(partial, dest)
-        except BaseException:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            partial.unlink(missing_ok=True)
-            raise
-        finally:
-            log.close()
-            if proc.stdin and not proc.stdin.closed:
-                try:
-                    proc.stdin.close()
-                except OSError:
-                    pass
+                tail = " ".join(log.read().decode("utf-8", "replace").strip().splitlines()[-3:])
+                raise PermanentProviderError(f"Encoding the animatic failed: {tail or f'ffmpeg exited with {code}'}")
+        os.replace(partial, dest)
         report(1.0, "Done")
         params = self._params(job, plan)
         params["source"] = "generated" if request.source_image is None else "source_image"
         return RenderResult(files=[OutputFile(dest, "video/mp4")], provider_job_id=ref, params=params)
 
 
-def _encoder_args(job: _Job, dest: Path) -> list[str]:
-    return [
-        ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{job.width}x{job.height}", "-framerate", str(job.fps), "-i", "-",
-        "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-g", str(job.fps),
-        "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
-        "-color_range", "tv", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-        "-movflags", "+faststart", "-f", "mp4", str(dest),
-    ]
+#: H.264 High in yuv420p tagged BT.709, moov first, a key frame every second (cheap scrubbing):
+#: what every browser plays. Raw RGB frames arrive on stdin.
+ENCODER_ARGS = (
+    "-hide_banner -loglevel error -y -f rawvideo -pix_fmt rgb24 -s {w}x{h} -framerate {fps} -i - "
+    "-an -c:v libx264 -preset veryfast -crf 20 -g {fps} "
+    "-vf scale=out_color_matrix=bt709:out_range=tv,format=yuv420p "
+    "-color_range tv -colorspace bt709 -color_primaries bt709 -color_trc bt709 -movflags +faststart -f mp4"
+)
+ENCODE_TIMEOUT_S = 300
+
+
+def _start_encoder(job: _Job, dest: Path, log) -> subprocess.Popen:
+    try:
+        args = [ffmpeg_exe(), *ENCODER_ARGS.format(w=job.width, h=job.height, fps=job.fps).split(), str(dest)]
+        return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
+    except (OSError, RuntimeError) as exc:  # imageio-ffmpeg raises RuntimeError when it has no binary
+        raise PermanentProviderError(f"The local provider cannot run ffmpeg: {exc}") from exc
+
+
+def _close_quietly(stream) -> None:
+    try:
+        stream.close()
+    except OSError:
+        pass
+
+
+def _stop(proc: subprocess.Popen, partial: Path) -> None:
+    _close_quietly(proc.stdin)
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    partial.unlink(missing_ok=True)
 
 
 def _load_source(path: Path) -> tuple[Image.Image, int]:
