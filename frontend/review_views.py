@@ -21,6 +21,7 @@ def _boot(request, membership, **extra) -> dict:
     return {
         "project": ProjectSerializer(project, context={"request": request, "memberships": {project.pk: membership}}).data,
         "me": UserSummarySerializer(request.user).data,
+        "last_seq": project.last_event_seq,  # the socket catches up from here
         **extra,
     }
 

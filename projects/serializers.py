@@ -75,6 +75,7 @@ class ProjectSerializer(serializers.ModelSerializer):
                 raise serializers.ValidationError(
                     f"Settings of {name} contain a credential; keep it in an environment variable and "
                     "name that variable with api_key_env.")
+            check_provider_endpoints(name, config)
         return value
 
     def validate_default_provider(self, value):
@@ -83,6 +84,30 @@ class ProjectSerializer(serializers.ModelSerializer):
         if value not in PROVIDERS:
             raise serializers.ValidationError(f"Unknown provider “{value}”.")
         return value
+
+
+def check_provider_endpoints(name: str, config: dict) -> None:
+    """Where a render sends our keys is the operator's decision, not a project editor's.
+
+    ``base_url`` must name a host the operator allowed (PROVIDER_ALLOWED_HOSTS), and
+    ``api_key_env`` must be one of the operator's PROVIDER_KEY_ENVS, so nobody can point a
+    worker (and its Bearer token) at a host of their own or at the internal network.
+    """
+    from urllib.parse import urlparse
+
+    from django.conf import settings
+
+    base_url = config.get("base_url")
+    if base_url is not None:
+        host = (urlparse(str(base_url)).hostname or "").lower()
+        if host not in settings.PROVIDER_ALLOWED_HOSTS:
+            raise serializers.ValidationError(
+                f"{name}: {host or base_url} is not an allowed provider host; an administrator can add it to "
+                "PROVIDER_ALLOWED_HOSTS.")
+    key_env = config.get("api_key_env")
+    if key_env is not None and key_env not in settings.PROVIDER_KEY_ENVS:
+        raise serializers.ValidationError(
+            f"{name}: {key_env} is not an allowed credential variable; an administrator can add it to PROVIDER_KEY_ENVS.")
 
 
 class MembershipSerializer(serializers.ModelSerializer):

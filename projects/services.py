@@ -52,9 +52,44 @@ def update_project(membership: Membership, **fields) -> Project:
     return project
 
 
+@transaction.atomic
 def delete_project(membership: Membership) -> None:
+    """Delete the project with everything in it, then its stored files once committed.
+
+    Takes and render jobs point at revisions with PROTECT (a revision in use must not
+    vanish on its own), so they go first; a plain cascade from the project refuses.
+    """
+    from renders.models import RenderJob, Take
+
     require(membership, Action.DELETE_PROJECT)
-    Project.objects.filter(pk=membership.project_id).delete()
+    project_id = membership.project_id
+    Project.objects.select_for_update().filter(pk=project_id).exists()  # no writer slips in meanwhile
+    Take.objects.filter(project_id=project_id).delete()
+    RenderJob.objects.filter(project_id=project_id).delete()
+    revisions = PromptRevision.objects.filter(shot__project_id=project_id)
+    revisions.update(parent=None)  # the parent link is PROTECT too, even among rows deleted together
+    revisions.delete()
+    Project.objects.filter(pk=project_id).delete()
+    transaction.on_commit(lambda: delete_stored_files(f"projects/{project_id}"))
+
+
+def delete_stored_files(folder: str) -> None:
+    """Best effort: remove every stored file under ``folder`` (local disk or S3)."""
+    import logging
+
+    from django.core.files.storage import default_storage
+
+    try:
+        dirs, files = default_storage.listdir(folder)
+    except (FileNotFoundError, NotImplementedError):
+        return
+    except OSError:
+        logging.getLogger(__name__).warning("could not list %s for deletion", folder, exc_info=True)
+        return
+    for name in files:
+        default_storage.delete(f"{folder}/{name}")
+    for name in dirs:
+        delete_stored_files(f"{folder}/{name}")
 
 
 def _check_role_change(actor: Membership, role: str, target: Membership | None = None) -> None:

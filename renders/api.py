@@ -1,14 +1,25 @@
-from drf_spectacular.utils import extend_schema
-from rest_framework import generics
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from projects.scoping import ShotChildMixin, TakeChildMixin
+from projects.permissions import Action, membership_for, require
+from projects.scoping import ProjectChildMixin, ShotChildMixin, TakeChildMixin
 from projects.serializers import ShotSerializer
 
 from . import services
-from .models import RenderJob, Take
-from .serializers import CurrentTakeSerializer, RenderJobSerializer, TakeReviewSerializer, TakeSerializer
+from .models import ACTIVE_STATUSES, RenderJob, RenderStatus, Take
+from .serializers import (
+    BatchRenderRequestSerializer,
+    CurrentTakeSerializer,
+    RenderJobSerializer,
+    RenderJobsSerializer,
+    RenderRequestSerializer,
+    TakeReviewSerializer,
+    TakeSerializer,
+)
 
 TAKE_RELATED = ("revision", "job", "reviewed_by", "created_by")
 
@@ -52,3 +63,98 @@ class RenderJobDetail(generics.RetrieveAPIView):
 
     def get_queryset(self):
         return RenderJob.objects.for_user(self.request.user).select_related("created_by", "take")
+
+
+JOB_RELATED = ("created_by", "take")
+STATUS_PARAMETER = OpenApiParameter(
+    "status", str, description="queued, running, succeeded, failed, canceled, or active (queued + running)")
+
+
+def filter_jobs(queryset, request):
+    wanted = request.query_params.get("status")
+    if not wanted:
+        return queryset
+    if wanted == "active":
+        return queryset.filter(status__in=ACTIVE_STATUSES)
+    if wanted not in RenderStatus.values:
+        raise ValidationError({"status": [f"Unknown status “{wanted}”."]})
+    return queryset.filter(status=wanted)
+
+
+def jobs_response(jobs) -> Response:
+    return Response({"jobs": RenderJobSerializer(jobs, many=True).data}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(parameters=[STATUS_PARAMETER])
+class ShotRenderList(ShotChildMixin, generics.ListAPIView):
+    """GET: the shot's render jobs, newest first. POST: start renders (one job per variant)."""
+
+    serializer_class = RenderJobSerializer
+
+    def get_queryset(self):
+        return filter_jobs(self.shot.render_jobs.select_related(*JOB_RELATED).order_by("-created_at", "-id"),
+                           self.request)
+
+    @extend_schema(request=RenderRequestSerializer, responses={202: RenderJobsSerializer})
+    def post(self, request, shot_id):
+        require(self.membership, Action.RENDER)  # 403 before any 400
+        serializer = RenderRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return jobs_response(services.create_render_jobs(self.membership, self.shot, **serializer.validated_data))
+
+
+@extend_schema(parameters=[STATUS_PARAMETER])
+class ProjectRenderList(ProjectChildMixin, generics.ListAPIView):
+    serializer_class = RenderJobSerializer
+
+    def get_queryset(self):
+        return filter_jobs(self.project.render_jobs.select_related(*JOB_RELATED).order_by("-created_at", "-id"),
+                           self.request)
+
+
+class ProjectBatchRender(ProjectChildMixin, APIView):
+    """The same render for a selection of shots or a whole sequence: all queued, or none (400)."""
+
+    @extend_schema(request=BatchRenderRequestSerializer, responses={202: RenderJobsSerializer})
+    def post(self, request, project_id):
+        require(self.membership, Action.RENDER)
+        serializer = BatchRenderRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        shots_qs = self.project.shots.select_related("project", "current_take").order_by(
+            "sequence__order", "order", "code", "id")
+        if "sequence" in data:
+            sequence_id = data.pop("sequence")
+            if not self.project.sequences.filter(pk=sequence_id).exists():
+                raise ValidationError({"sequence": ["No such sequence in this project."]})
+            shots = list(shots_qs.filter(sequence_id=sequence_id))
+            if not shots:
+                raise ValidationError({"sequence": ["This sequence has no shots."]})
+        else:
+            ids = list(dict.fromkeys(data.pop("shots")))
+            shots = list(shots_qs.filter(pk__in=ids))
+            missing = sorted(set(ids) - {shot.pk for shot in shots})
+            if missing:
+                raise ValidationError({"shots": [f"Not shots of this project: {', '.join(map(str, missing[:20]))}."]})
+        return jobs_response(services.create_batch_render(self.membership, shots, **data))
+
+
+class RenderJobAction(APIView):
+    def job_and_membership(self, request, job_id):
+        job = get_object_or_404(RenderJob.objects.for_user(request.user), pk=job_id)
+        return job, membership_for(request.user, job.project_id)
+
+
+class RenderJobCancel(RenderJobAction):
+    @extend_schema(request=None, responses=RenderJobSerializer)
+    def post(self, request, job_id):
+        job, membership = self.job_and_membership(request, job_id)
+        job = services.cancel_job(membership, job)
+        return Response(RenderJobSerializer(job).data)
+
+
+class RenderJobRetry(RenderJobAction):
+    @extend_schema(request=None, responses={202: RenderJobsSerializer})
+    def post(self, request, job_id):
+        job, membership = self.job_and_membership(request, job_id)
+        return jobs_response([services.retry_job(membership, job)])

@@ -54,5 +54,40 @@ class RenderJobSerializer(serializers.ModelSerializer):
         model = RenderJob
         fields = ["id", "project", "shot", "revision", "source_take", "provider", "kind", "batch", "variant", "seed",
                   "params", "status", "progress", "message", "error", "provider_job_id", "attempts", "take",
-                  "created_by", "created_at", "started_at", "finished_at"]
+                  "created_by", "created_at", "started_at", "finished_at", "heartbeat_at"]
         read_only_fields = fields
+
+
+class RenderRequestSerializer(serializers.Serializer):
+    """What a render request may say; renders.services checks it against the project and shot."""
+
+    provider = serializers.CharField(max_length=50)
+    kind = serializers.ChoiceField(choices=["image", "video"])
+    variants = serializers.IntegerField(min_value=1, max_value=8, default=1)
+    seed = serializers.IntegerField(min_value=0, max_value=2**32 - 1, required=False, allow_null=True, default=None,
+                                    help_text="Base seed: variant i gets seed + i. Random seeds when omitted.")
+    revision = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                        help_text="Prompt revision id; the shot's latest when omitted.")
+    source_take = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                           help_text="Image take to animate (video).")
+    params = serializers.DictField(required=False, default=dict,
+                                   help_text="Overrides (width, height, fps, duration_s) and provider options.")
+
+
+class BatchRenderRequestSerializer(serializers.Serializer):
+    provider = serializers.CharField(max_length=50)
+    kind = serializers.ChoiceField(choices=["image", "video"])
+    variants = serializers.IntegerField(min_value=1, max_value=8, default=1)
+    seed = serializers.IntegerField(min_value=0, max_value=2**32 - 1, required=False, allow_null=True, default=None)
+    params = serializers.DictField(required=False, default=dict)
+    shots = serializers.ListField(child=serializers.IntegerField(), required=False, allow_empty=False, max_length=500)
+    sequence = serializers.IntegerField(required=False)
+
+    def validate(self, attrs):
+        if ("shots" in attrs) == ("sequence" in attrs):
+            raise serializers.ValidationError("Send either shots (a list of shot ids) or sequence (a sequence id).")
+        return attrs
+
+
+class RenderJobsSerializer(serializers.Serializer):
+    jobs = RenderJobSerializer(many=True)

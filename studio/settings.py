@@ -7,6 +7,7 @@ Production: DATABASE_URL, REDIS_URL, SECRET_KEY, ALLOWED_HOSTS, S3 variables, HT
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlparse
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
@@ -246,6 +247,22 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 14
 
+# --- Providers ----------------------------------------------------------------------
+#: Hosts a project's provider settings may point at (their keys travel there), and the
+#: environment variables a project may name as its credential. Operators extend both.
+PROVIDER_KEY_ENVS = env_list("PROVIDER_KEY_ENVS", "REPLICATE_API_TOKEN,OPENAI_API_KEY,COMFYUI_API_KEY")
+PROVIDER_ALLOWED_HOSTS = {
+    h.lower()
+    for h in env_list("PROVIDER_ALLOWED_HOSTS")
+    + [
+        urlparse(os.environ[name]).hostname or ""
+        for name in ("COMFYUI_URL", "REPLICATE_BASE_URL", "OPENAI_BASE_URL")
+        if os.environ.get(name)
+    ]
+    + ["api.replicate.com", "api.openai.com"]
+    if h
+}
+
 # --- Studio -------------------------------------------------------------------------
 #: Progress ticks a job publishes at most per second (they are not stored).
 RENDER_PROGRESS_MAX_PER_SECOND = float(os.environ.get("RENDER_PROGRESS_MAX_PER_SECOND", "4"))
@@ -259,4 +276,48 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
+}
+
+# --- Render pipeline (renders/pipeline.py, renders/tasks.py, renders/limits.py) --------------
+#: Queue the render task is sent to; the embedded worker consumes the default queue.
+RENDER_QUEUE = os.environ.get("RENDER_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
+#: Executions a job may use (first run + transient retries + runs interrupted by a lost worker).
+RENDER_MAX_ATTEMPTS = int(os.environ.get("RENDER_MAX_ATTEMPTS", "5"))
+#: Exponential backoff for transient provider errors: base * 2**(attempt-1), capped; a
+#: provider's Retry-After is honoured when longer.
+RENDER_RETRY_BASE_S = float(os.environ.get("RENDER_RETRY_BASE_S", "5"))
+RENDER_RETRY_MAX_DELAY_S = float(os.environ.get("RENDER_RETRY_MAX_DELAY_S", "300"))
+#: How long a job waits before it asks again for a free provider slot (jittered).
+RENDER_SLOT_WAIT_S = float(os.environ.get("RENDER_SLOT_WAIT_S", "3"))
+#: In-flight renders per provider credential across all workers, unless the project's
+#: provider settings give ``max_concurrency``.
+RENDER_DEFAULT_MAX_CONCURRENCY = int(os.environ.get("RENDER_DEFAULT_MAX_CONCURRENCY", "2"))
+#: Redis leases (run lock, provider slot) expire this long after their worker stops renewing them.
+RENDER_LEASE_TTL_S = float(os.environ.get("RENDER_LEASE_TTL_S", "30"))
+#: The reaper fails (or re-queues) a running job whose heartbeat is older than this and whose
+#: run lock has expired; it re-queues a queued job nobody looked at for RENDER_QUEUED_STUCK_S.
+RENDER_HEARTBEAT_TIMEOUT_S = float(os.environ.get("RENDER_HEARTBEAT_TIMEOUT_S", "120"))
+RENDER_QUEUED_STUCK_S = float(os.environ.get("RENDER_QUEUED_STUCK_S", "900"))
+RENDER_REAPER_INTERVAL_S = float(os.environ.get("RENDER_REAPER_INTERVAL_S", "60"))
+#: Celery limits of one render task (a hard kill counts as an interrupted attempt).
+RENDER_TASK_TIME_LIMIT_S = int(os.environ.get("RENDER_TASK_TIME_LIMIT_S", str(CELERY_TASK_TIME_LIMIT)))
+RENDER_TASK_SOFT_TIME_LIMIT_S = int(os.environ.get("RENDER_TASK_SOFT_TIME_LIMIT_S", str(CELERY_TASK_SOFT_TIME_LIMIT)))
+#: Jobs one request may create (shots x variants).
+RENDER_MAX_JOBS_PER_REQUEST = int(os.environ.get("RENDER_MAX_JOBS_PER_REQUEST", "400"))
+#: Operator defaults under each project's provider settings; ``local`` is always enabled.
+RENDER_PROVIDER_DEFAULTS = {"local": {"latency_s": LOCAL_PROVIDER_LATENCY_S}}
+
+# How fast a worker sweeps for messages whose worker vanished (Redis transport): with the
+# defaults a sweep runs every interval x throttle seconds; a message is redelivered once it
+# has been unacknowledged for visibility_timeout.
+CELERY_BROKER_TRANSPORT_OPTIONS.update(
+    unacked_restore_interval=int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL", "10")),
+    unacked_restore_throttle=int(os.environ.get("CELERY_UNACKED_RESTORE_THROTTLE", "10")),
+)
+CELERY_BEAT_SCHEDULE = {
+    "reap-render-jobs": {
+        "task": "renders.reap_render_jobs",
+        "schedule": RENDER_REAPER_INTERVAL_S,
+        "options": {"queue": RENDER_QUEUE, "expires": RENDER_REAPER_INTERVAL_S},
+    },
 }

@@ -24,6 +24,7 @@ from .openai_images import OpenAIImagesProvider
 from .replicate import ReplicateProvider
 
 __all__ = [
+    "NETWORK_KEYS",
     "PROVIDERS",
     "UnknownProvider",
     "get_provider",
@@ -47,6 +48,11 @@ SECRET_WORDS = frozenset(
 #: otherwise send as a bearer token to whatever base_url says.
 CREDENTIAL_ENV = re.compile(r"^[A-Z][A-Z0-9_]*_(API_KEY|API_TOKEN|TOKEN)$")
 FORBIDDEN_ENV_PREFIXES = ("AWS_", "DJANGO_", "DATABASE_", "REDIS_", "CELERY_", "POSTGRES", "PG")
+#: a whole string that is a URL (only those are scrubbed: prompt text mentioning one is left alone)
+URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
+#: keys that decide where requests (and the credential) go. Whoever may set them can point
+#: the workers at any host; they belong to operators, not to every project editor.
+NETWORK_KEYS = frozenset({"base_url", "api_key_env"})
 
 
 class UnknownProvider(PermanentProviderError):
@@ -66,7 +72,9 @@ def provider_choices() -> list[tuple[str, str]]:
     return [(name, cls.label) for name, cls in PROVIDERS.items()]
 
 
-def get_provider(name: str, config: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None) -> Provider:
+def get_provider(
+    name: str, config: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None
+) -> Provider:
     """An adapter ready to use, with its credential resolved from the environment.
 
     Raises UnknownProvider for a name not in PROVIDERS, PermanentProviderError for a
@@ -128,16 +136,22 @@ def _scrub(value: Any) -> Any:
         return {key: _scrub(item) for key, item in value.items() if not _is_secret_key(key)}
     if isinstance(value, (list, tuple)):
         return [_scrub(item) for item in value]
-    if isinstance(value, str) and "://" in value:
+    if isinstance(value, str) and URL.match(value):
         return _scrub_url(value)
     return value
 
 
 def _scrub_url(url: str) -> str:
+    """The URL without user info or secret-looking query parameters; unchanged (byte for
+    byte) when it has neither, so a config without credentials compares equal."""
     try:
         parts = urlsplit(url)
-        netloc = parts.netloc.rsplit("@", 1)[-1]
-        query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_secret_key(k)])
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
     except ValueError:
         return url
+    kept = [(key, val) for key, val in pairs if not _is_secret_key(key)]
+    if "@" not in parts.netloc and len(kept) == len(pairs):
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    query = urlencode(kept) if len(kept) != len(pairs) else parts.query
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

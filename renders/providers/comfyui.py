@@ -47,7 +47,14 @@ from .base import (
     RenderResult,
     TransientProviderError,
 )
-from .http import HttpProvider, ProgressTracker, content_type_for_name, safe_filename, sleep_unless_canceled
+from .http import (
+    HttpProvider,
+    ProgressTracker,
+    extension_for,
+    safe_filename,
+    sleep_unless_canceled,
+    sniff_content_type,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +103,9 @@ VIDEO_SUFFIXES = {".mp4", ".webm", ".mov", ".mkv", ".gif"}
 FILE_KEYS = ("images", "gifs", "videos", "video", "audio")
 #: how long to wait for /history after the WebSocket said "done"
 HISTORY_GRACE_S = 5.0
-#: with a silent WebSocket, look at /history this often anyway (a missed message must not hang us)
-SILENCE_CHECK_S = 10.0
+#: look at /history every this many poll intervals even while the socket talks: a missed "done"
+#: must not hang us, and a busy server's status broadcasts must not hide that we missed it
+HISTORY_CHECK_POLLS = 10
 #: websockets 17 warns unless the plain "connect and return the connection" mode is asked for
 _CONNECT_OPTIONS = {"legacy": True} if "legacy" in inspect.signature(connect).parameters else {}
 
@@ -234,7 +242,7 @@ class _Interrupted(Exception):
 
 
 @dataclass
-class _Tracker:
+class PromptTracker:
     """Follows the WebSocket messages of one prompt and turns them into progress."""
 
     prompt_id: str
@@ -310,7 +318,9 @@ class _Tracker:
             return
         kind, data = msg.get("type"), msg["data"]
         if kind == "status":
-            remaining = (((data.get("status") or {}).get("exec_info") or {}).get("queue_remaining"))
+            status = data.get("status")
+            exec_info = status.get("exec_info") if isinstance(status, dict) else None
+            remaining = exec_info.get("queue_remaining") if isinstance(exec_info, dict) else None
             if not self.started and isinstance(remaining, int):
                 self.message = f"Queued ({remaining} in the server's queue)"
             return
@@ -462,7 +472,8 @@ class ComfyUIProvider(HttpProvider):
                 path = request.source_image or (refs[0] if refs else None)
                 if path is None:
                     raise PermanentProviderError(
-                        "The ComfyUI workflow needs an image ({{image}}) but the render has no source or reference image"
+                        "The ComfyUI workflow needs an image ({{image}}) "
+                        "but the render has no source or reference image"
                     )
             elif is_image_placeholder(name):
                 index = 0 if name == "reference_image" else int(name.rsplit("_", 1)[1]) - 1
@@ -486,12 +497,15 @@ class ComfyUIProvider(HttpProvider):
                     content = path.read_bytes()
                 except OSError as exc:
                     raise PermanentProviderError(f"Cannot read the image for {{{{{slot}}}}}: {exc}") from None
-                filename = f"shotstudio-{stem}-{len(uploaded)}{path.suffix.lower() or '.png'}"
+                ctype = sniff_content_type(content[:32])
+                if ctype is None or not ctype.startswith("image/"):
+                    raise PermanentProviderError(f"The file for {{{{{slot}}}}} is not an image ({path.name})")
+                filename = f"shotstudio-{stem}-{len(uploaded)}{extension_for(ctype)}"
                 data = self._json(
                     client,
                     "POST",
                     "/upload/image",
-                    files={"image": (filename, content, content_type_for_name(path.name) or "application/octet-stream")},
+                    files={"image": (filename, content, ctype)},
                     data={"type": "input", "overwrite": "true"},
                 )
                 if not isinstance(data, dict) or not isinstance(data.get("name"), str):
@@ -567,7 +581,7 @@ class ComfyUIProvider(HttpProvider):
         entry, queued = self._status(client, ref, is_canceled)
         if entry is not None:
             return self._finished(entry, ref, is_canceled)
-        tracker = _Tracker(ref, prompt=queued.get("prompt"), started=queued["running"], message=queued["message"])
+        tracker = PromptTracker(ref, prompt=queued.get("prompt"), started=queued["running"], message=queued["message"])
         progress(tracker.progress, tracker.message)
         last_check = last_cancel_check = time.monotonic()
         while not tracker.finished:
@@ -594,9 +608,8 @@ class ComfyUIProvider(HttpProvider):
                 except _Interrupted:
                     self._interrupted(ref, is_canceled)
                 progress(tracker.progress, tracker.message)
-                last_check = time.monotonic()
-                continue
-            if ws is None or time.monotonic() - last_check >= SILENCE_CHECK_S:
+            due = ws is None or time.monotonic() - last_check >= HISTORY_CHECK_POLLS * self.poll_interval_s
+            if due and not tracker.finished:
                 last_check = time.monotonic()
                 entry, queued = self._status(client, ref, is_canceled)
                 if entry is not None:
@@ -606,24 +619,27 @@ class ComfyUIProvider(HttpProvider):
         return self._finished(self._history_after_done(client, ref, is_canceled), ref, is_canceled)
 
     def _status(self, client: httpx.Client, ref: str, is_canceled: CancelCheck) -> tuple[dict | None, dict]:
-        """(history entry, None) when over; else (None, {"prompt", "message"}) from /queue."""
+        """(history entry, {}) when over; else (None, {"prompt", "message", "running"}) from /queue."""
         entry = self._history_entry(client, ref, is_canceled)
         if entry is not None:
             return entry, {}
         queue = self._poll_json(client, "GET", "/queue", ref=ref, is_canceled=is_canceled)
         if not isinstance(queue, dict):
             raise self._unexpected(queue, "GET /queue is not an object")
+        ahead = 0
         for state in ("queue_running", "queue_pending"):
             items = [item for item in queue.get(state) or [] if isinstance(item, list) and len(item) >= 3]
             items.sort(key=lambda item: item[0] if isinstance(item[0], (int, float)) else 0)
-            for position, item in enumerate(items):
+            for item in items:
                 if item[1] == ref:
                     prompt = item[2] if isinstance(item[2], dict) else None
-                    if state == "queue_running":
+                    running = state == "queue_running"
+                    if running:
                         message = "Running"
                     else:
-                        message = f"Queued ({position} prompt(s) ahead)" if position else "Queued (next)"
-                    return None, {"prompt": prompt, "message": message, "running": state == "queue_running"}
+                        message = f"Queued ({ahead} prompt(s) ahead)" if ahead else "Queued (next)"
+                    return None, {"prompt": prompt, "message": message, "running": running}
+                ahead += 1
         # Gone from the queue: it may have finished between the two requests.
         entry = self._history_entry(client, ref, is_canceled)
         if entry is not None:
@@ -701,7 +717,9 @@ class ComfyUIProvider(HttpProvider):
             return stills
         return found
 
-    def _download_outputs(self, client: httpx.Client, ref: str, entry: dict, kind: str, workdir: Path) -> list[OutputFile]:
+    def _download_outputs(
+        self, client: httpx.Client, ref: str, entry: dict, kind: str, workdir: Path
+    ) -> list[OutputFile]:
         items = self._output_refs(entry, kind)
         if not items:
             raise PermanentProviderError(
@@ -709,7 +727,11 @@ class ComfyUIProvider(HttpProvider):
             )
         files = []
         for index, item in enumerate(items):
-            params = {"filename": item["filename"], "subfolder": item.get("subfolder") or "", "type": item.get("type") or "output"}
+            params = {
+                "filename": item["filename"],
+                "subfolder": item.get("subfolder") or "",
+                "type": item.get("type") or "output",
+            }
             dest = workdir / f"{index:02d}_{safe_filename(item['filename'])}"
             files.append(self._download("/view", dest, client=client, params=params))
         return files

@@ -26,7 +26,7 @@ import re
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -59,7 +59,6 @@ _EXTENSIONS = {
     "video/quicktime": ".mov",
     "video/webm": ".webm",
 }
-_CONTENT_TYPES_BY_SUFFIX = {suffix: ctype for ctype, suffix in _EXTENSIONS.items()} | {".jpeg": "image/jpeg"}
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -113,10 +112,6 @@ def extension_for(content_type: str) -> str:
     return _EXTENSIONS.get(content_type, ".bin")
 
 
-def content_type_for_name(name: str) -> str | None:
-    return _CONTENT_TYPES_BY_SUFFIX.get(Path(name).suffix.lower())
-
-
 def safe_filename(name: str, fallback: str = "output") -> str:
     """A file name that cannot leave ``workdir`` nor surprise a shell."""
     name = Path(unquote(name or "").replace("\\", "/")).name
@@ -134,7 +129,7 @@ def same_origin(url_a: str, url_b: str) -> bool:
     )
 
 
-def sleep_unless_canceled(seconds: float, is_canceled: CancelCheck, step: float = 0.25) -> bool:
+def sleep_unless_canceled(seconds: float, is_canceled: CancelCheck, step: float = 1.0) -> bool:
     """Sleep up to ``seconds``, waking early (and returning True) once the job is canceled."""
     end = time.monotonic() + max(0.0, seconds)
     while True:
@@ -312,7 +307,8 @@ class HttpProvider(Provider):
             if self.api_key_env:
                 summary += f"; check the key in the environment variable {self.api_key_env}"
         elif status == 404:
-            summary = f"{self.label} has no such resource ({status}, {response.request.method} {self._path(str(response.request.url))})"
+            where = f"{response.request.method} {self._path(str(response.request.url))}"
+            summary = f"{self.label} has no such resource ({status}, {where})"
         elif status == 429:
             summary = f"{self.label} is rate limiting or out of quota (429)"
         elif status >= 500:
@@ -412,10 +408,14 @@ class HttpProvider(Provider):
                 header_type = response.headers.get("content-type", "").split(";")[0].strip()
         except httpx.TimeoutException:
             part.unlink(missing_ok=True)
-            raise TransientProviderError(f"Downloading a result from {self.label} timed out ({self._path(url)})") from None
+            raise TransientProviderError(
+                f"Downloading a result from {self.label} timed out ({self._path(url)})"
+            ) from None
         except httpx.TransportError as exc:
             part.unlink(missing_ok=True)
-            raise TransientProviderError(f"Downloading a result from {self.label} failed: {excerpt(str(exc))}") from None
+            raise TransientProviderError(
+                f"Downloading a result from {self.label} failed: {excerpt(str(exc))}"
+            ) from None
         except BaseException:
             part.unlink(missing_ok=True)
             raise
@@ -450,16 +450,3 @@ class HttpProvider(Provider):
         part.replace(dest)
         return OutputFile(path=dest, content_type=content_type)
 
-
-def first_present(*values: Any, default: Any = None) -> Any:
-    for value in values:
-        if value is not None and value != "":
-            return value
-    return default
-
-
-def call_quietly(fn: Callable[[], Any]) -> None:
-    try:
-        fn()
-    except Exception:  # noqa: BLE001 - closing a socket must never mask the real outcome
-        logger.debug("ignored error while cleaning up", exc_info=True)

@@ -30,6 +30,7 @@ import re
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .base import (
     CancelCheck,
@@ -40,7 +41,6 @@ from .base import (
     RenderResult,
 )
 from .http import HttpProvider, ProgressTracker, safe_filename
-from urllib.parse import urlsplit
 
 #: render params forwarded to the API when present (all are documented OpenAI fields)
 PASSTHROUGH_PARAMS = frozenset(
@@ -120,9 +120,10 @@ class OpenAIImagesProvider(HttpProvider):
         progress = ProgressTracker(report)
         if is_canceled():
             raise RenderCanceled(f"{self.label} render {ref} canceled before it was sent")
+        body = self.build_body(request)
         progress(0.0, f"Generating with {self.model}")
         with self._client() as client:
-            data = self._json(client, "POST", self.endpoint, json=self.build_body(request))
+            data = self._json(client, "POST", self.endpoint, json=body)
             if is_canceled():
                 raise RenderCanceled(f"{self.label} render {ref} canceled (the result was discarded)")
             items = data.get("data") if isinstance(data, dict) else None
@@ -143,7 +144,7 @@ class OpenAIImagesProvider(HttpProvider):
                 else:
                     raise self._unexpected(excerpt_item(item), "an item with neither b64_json nor url")
         progress(1.0, "Done")
-        params: dict[str, Any] = {"model": self.model, "size": self.build_body(request)["size"]}
+        params: dict[str, Any] = {"model": self.model, "size": body["size"]}
         revised = items[0].get("revised_prompt")
         if isinstance(revised, str) and revised:
             params["revised_prompt"] = revised
@@ -154,4 +155,6 @@ class OpenAIImagesProvider(HttpProvider):
 
 def excerpt_item(item: dict) -> dict:
     """An item with its (possibly huge) base64 payload shortened, for an error message."""
-    return {key: (value[:40] + "…" if isinstance(value, str) and len(value) > 40 else value) for key, value in item.items()}
+    return {
+        key: (value[:40] + "…" if isinstance(value, str) and len(value) > 40 else value) for key, value in item.items()
+    }

@@ -37,7 +37,7 @@ from .base import (
     RenderRequest,
     RenderResult,
 )
-from .http import HttpProvider, ProgressTracker, content_type_for_name, safe_filename, sleep_unless_canceled
+from .http import HttpProvider, ProgressTracker, safe_filename, sleep_unless_canceled, sniff_content_type
 
 DEFAULT_INPUT_NAMES: dict[str, str | None] = {
     "prompt": "prompt",
@@ -80,7 +80,9 @@ def data_uri(path: Path) -> str:
         content = Path(path).read_bytes()
     except OSError as exc:
         raise PermanentProviderError(f"Cannot read the image to send to Replicate: {exc}") from None
-    ctype = content_type_for_name(Path(path).name) or "application/octet-stream"
+    ctype = sniff_content_type(content[:32])
+    if ctype is None or not ctype.startswith("image/"):
+        raise PermanentProviderError(f"The file to send to Replicate is not an image ({Path(path).name})")
     return f"data:{ctype};base64,{base64.b64encode(content).decode('ascii')}"
 
 
@@ -177,7 +179,11 @@ class ReplicateProvider(HttpProvider):
                         error = error.get("detail") or error.get("message") or error
                     raise PermanentProviderError(
                         f"Replicate prediction {ref} failed: {' '.join(str(error or 'no reason given').split())}",
-                        details={"status": status, "error": data.get("error"), "logs": str(data.get("logs") or "")[-2000:]},
+                        details={
+                            "status": status,
+                            "error": data.get("error"),
+                            "logs": str(data.get("logs") or "")[-2000:],
+                        },
                     )
                 if status in ("canceled", "aborted"):
                     if is_canceled():

@@ -177,6 +177,7 @@ class FakeComfyUI(FakeServer):
     def uploads(self) -> dict[str, bytes]:
         return {f"{sub}/{name}" if sub else name: data for (kind, sub, name), data in self.files.items() if kind == "input"}
 
+    @property
     def outputs(self) -> dict[str, bytes]:
         return {name: data for (kind, _sub, name), data in self.files.items() if kind == "output"}
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from renders.providers.base import (
     RenderRequest,
     TransientProviderError,
 )
-from renders.providers.comfyui import ComfyUIProvider, format_node_errors, inject
+from renders.providers.comfyui import DEFAULT_TXT2IMG_WORKFLOW, ComfyUIProvider, PromptTracker, format_node_errors, inject
 from tests.fakes.comfyui import FakeComfyUI
 from tests.fakes.common import CancelFlag, ProgressLog, never_canceled
 
@@ -166,7 +165,7 @@ def test_a_fully_cached_prompt_still_yields_its_file(comfy, tmp_path):
     _, second = run(provider, request(), tmp_path / "b", report=log)
 
     log.assert_complete()
-    assert len(comfy.outputs()) == 1  # the second run made no new file
+    assert len(comfy.outputs) == 1  # the second run made no new file
     assert second.files[0].path.read_bytes() == first.files[0].path.read_bytes()
 
 
@@ -190,6 +189,16 @@ def test_resume_while_the_prompt_is_still_running(tmp_path):
         assert len(server.requests_to("POST", "/prompt")) == 1
     log.assert_complete()
     assert result.files
+
+
+def test_missed_socket_messages_are_caught_up_from_history(tmp_path):
+    with FakeComfyUI(step_delay=0.02) as server:
+        ref = adapter(server, steps=10).submit(request(job_key="submitted-elsewhere"))
+        # This wait listens on another client id, so it sees none of the prompt's messages.
+        log = ProgressLog()
+        result = adapter(server, steps=10).wait(ref, request(job_key="other"), tmp_path, log, never_canceled)
+    log.assert_complete()
+    assert result.files[0].content_type == "image/png"
 
 
 def test_a_prompt_the_server_forgot_is_a_permanent_error(comfy, tmp_path):
@@ -401,3 +410,36 @@ def test_format_node_errors_reads_the_real_server_shape():
     assert format_node_errors(body) == (
         "Prompt outputs failed validation; node 1 (EmptyImage) input height: Required input is missing"
     )
+
+
+def test_tracker_ignores_noise_and_other_prompts_and_stays_monotonic():
+    tracker = PromptTracker("P", prompt=DEFAULT_TXT2IMG_WORKFLOW)
+    seen = []
+    for raw in [
+        b"\x00\x00\x00\x01\x00\x00\x00\x02\x89PNG",  # binary preview
+        "not json", "[1, 2]", '{"type": "status", "data": {"status": "weird"}}',
+        '{"type": "progress_state", "data": {"prompt_id": "P", "nodes": {}}}',
+        '{"type": "executing", "data": {"node": "3", "prompt_id": "OTHER"}}',
+        '{"type": "progress", "data": {"value": 9, "max": 10}}',  # still the other prompt's
+        '{"type": "execution_start", "data": {"prompt_id": "P"}}',
+        '{"type": "executing", "data": {"node": "3", "prompt_id": "P"}}',
+        '{"type": "progress", "data": {"value": 5, "max": 10}}',  # old server: no prompt_id, no node
+        '{"type": "executing", "data": {"node": "8", "prompt_id": "P"}}',
+        '{"type": "execution_success", "data": {"prompt_id": "P"}}',
+    ]:
+        tracker.feed(raw)
+        seen.append(tracker.progress)
+    assert seen == sorted(seen) and tracker.finished
+    assert seen[6] == 0.0  # the other prompt's progress moved nothing
+    assert {"4", "5", "6", "7", "3"} <= tracker.done
+    with pytest.raises(PermanentProviderError, match="node 3 \\(KSampler\\): boom"):
+        PromptTracker("P").feed('{"type": "execution_error", "data": {"prompt_id": "P", "node_id": "3", '
+                           '"node_type": "KSampler", "exception_message": "boom"}}')
+
+
+def test_a_source_that_is_not_an_image_is_refused_before_upload(comfy, tmp_path):
+    bogus = tmp_path / "key.png"
+    bogus.write_text("not a picture")
+    with pytest.raises(PermanentProviderError, match="is not an image"):
+        adapter(comfy, workflows={"video": I2V_WORKFLOW}).submit(request(kind="video", source_image=bogus))
+    assert comfy.requests == []

@@ -145,3 +145,12 @@ def test_public_config_drops_secrets_at_every_depth_and_keeps_the_rest():
     for secret in ("hunter2", "abc", "xyz", "Bearer", '"k"', "client_secret"):
         assert secret not in repr(shown)
     assert config["headers"]["Authorization"] == "Bearer xyz"  # the input is not modified
+
+
+def test_public_config_leaves_a_config_without_secrets_exactly_as_it_was():
+    config = {
+        "base_url": "http://comfy.lan:8188/",
+        "workflow": {"6": {"class_type": "CLIPTextEncode", "inputs": {"text": "neon sign reading https://x.y?a=1 b"}}},
+        "input": {"image_url": "https://cdn.example.com/a%20b.png?size=2&x="},
+    }
+    assert public_config("comfyui", config) == config

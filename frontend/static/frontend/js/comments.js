@@ -33,19 +33,14 @@ const absolute = new Intl.DateTimeFormat(document.documentElement.lang || undefi
 
 /** "3 minutes ago", in the page's language. */
 export function timeAgo(iso) {
-  const date = new Date(iso);
-  const seconds = (date.getTime() - Date.now()) / 1000;
-  const steps = [[60, 'second'], [3600, 'minute'], [86400, 'hour'], [604800, 'day'], [2629800, 'week'], [31557600, 'month']];
-  let unit = 'second';
-  let value = seconds;
-  for (const [limit, name] of steps) {
-    if (Math.abs(seconds) < limit) break;
-    unit = name;
+  let value = (new Date(iso).getTime() - Date.now()) / 1000;
+  if (Math.abs(value) < 45) return gettext('just now');
+  const steps = [['second', 60], ['minute', 60], ['hour', 24], ['day', 7], ['week', 4.348], ['month', 12], ['year', Infinity]];
+  for (const [unit, size] of steps) {
+    if (Math.abs(value) < size) return relative.format(Math.round(value), unit);
+    value /= size;
   }
-  const div = { second: 1, minute: 60, hour: 3600, day: 86400, week: 604800, month: 2629800 }[unit];
-  value = Math.round(seconds / div);
-  if (unit === 'second' && Math.abs(value) < 45) return gettext('just now');
-  return relative.format(value, unit);
+  return relative.format(Math.round(value), 'year');
 }
 
 export function timeElement(iso) {
@@ -241,7 +236,7 @@ export class CommentPanel extends EventTarget {
     const threads = this.threads();
     const open = threads.filter((t) => !t.comment.resolved).length;
     if (this.count) {
-      this.count.textContent = String(threads.length);
+      this.count.textContent = interpolate(ngettext('%s thread', '%s threads', threads.length), [threads.length]);
       this.count.title = interpolate(gettext('%(open)s open, %(all)s in all'), { open, all: threads.length }, true);
     }
     const visible = this.hideResolved ? threads.filter((t) => !t.comment.resolved) : threads;

@@ -24,7 +24,18 @@ export class Player extends EventTarget {
     this.target = null; // the frame a pending seek is heading to
     this._waiters = [];
     this._rafId = 0;
-    if (this.isVideo) this._bindVideo();
+    if (this.isVideo) {
+      this._bindVideo();
+      // The metadata may have arrived before this module ran.
+      if (media.readyState >= 1) this._onMetadata();
+    }
+  }
+
+  _onMetadata() {
+    const video = this.media;
+    if (!this.frameCount && Number.isFinite(video.duration)) this.frameCount = Math.max(1, Math.round(video.duration * this.fps));
+    this._emit('ready');
+    this.seekToFrame(this.target ?? this.frame);
   }
 
   get lastFrame() {
@@ -46,11 +57,7 @@ export class Player extends EventTarget {
 
   _bindVideo() {
     const video = this.media;
-    video.addEventListener('loadedmetadata', () => {
-      if (!this.frameCount && Number.isFinite(video.duration)) this.frameCount = Math.max(1, Math.round(video.duration * this.fps));
-      this._emit('ready');
-      this.seekToFrame(this.target ?? this.frame);
-    });
+    video.addEventListener('loadedmetadata', () => this._onMetadata());
     video.addEventListener('seeked', () => this._settle());
     video.addEventListener('play', () => {
       this.target = null;

@@ -30,7 +30,7 @@ const annotator = new Annotator($('canvas'));
 window.studioPlayer = player; // for the browser tests and for a curious console
 
 // Size the frame box to the take's aspect ratio (the stage centres it, letterboxed).
-const frameBox = $('frame');
+const frameBox = $('frame-box');
 function setAspect(width, height) {
   if (width > 0 && height > 0) frameBox.style.setProperty('--ar', `${width} / ${height}`);
 }
@@ -376,10 +376,7 @@ async function loadTakes() {
   const takes = await takesOfShot(shot.id);
   const list = $('take-list');
   const others = takes.filter((t) => t.id !== take.id);
-  const select = $('compare-select');
-  select.replaceChildren(new Option(gettext('Compare with…'), ''));
-  for (const other of others) select.append(new Option(takeLabel(other), String(other.id)));
-  select.disabled = !others.length;
+  $('compare').disabled = !others.length;
   list.replaceChildren(...takes.map((t) => {
     const li = document.createElement('li');
     const link = document.createElement('a');
@@ -421,8 +418,9 @@ async function loadTakes() {
     return li;
   }));
 }
-$('compare-select').addEventListener('change', (event) => {
-  if (event.target.value) window.location.href = `/p/${project.id}/compare/${take.id}/${event.target.value}/`;
+$('compare').addEventListener('click', () => {
+  showTab('takes');
+  $('take-list').querySelector('.rv-take-compare')?.focus();
 });
 
 // --- shortcuts panel -------------------------------------------------------------------------------
