@@ -5,6 +5,7 @@ non-member, or a shot/take id from another project, gets the same 404 page as a 
 """
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.csrf import ensure_csrf_cookie
 
 from projects.models import Shot
 from projects.permissions import membership_for
@@ -31,6 +32,7 @@ def _project_take(membership, take_id) -> Take:
 
 
 @login_required
+@ensure_csrf_cookie  # the scripts send it back on every write
 def shot_page(request, project_id, shot_id):
     membership = membership_for(request.user, project_id)
     shot = get_object_or_404(
@@ -43,6 +45,7 @@ def shot_page(request, project_id, shot_id):
 
 
 @login_required
+@ensure_csrf_cookie  # the scripts send it back on every write
 def review_page(request, project_id, take_id):
     membership = membership_for(request.user, project_id)
     take = _project_take(membership, take_id)
@@ -57,6 +60,7 @@ def review_page(request, project_id, take_id):
 
 
 @login_required
+@ensure_csrf_cookie  # the scripts send it back on every write
 def compare_page(request, project_id, take_a, take_b):
     membership = membership_for(request.user, project_id)
     a, b = _project_take(membership, take_a), _project_take(membership, take_b)

@@ -19,7 +19,7 @@ class Action(StrEnum):
     EDIT_PROMPT = "edit_prompt"
     RENDER = "render"
     APPROVE = "approve"
-    PLAN_SHOTS = "plan_shots"  # create/edit sequences, shots, presets, assets
+    PLAN_SHOTS = "plan_shots"  # create/edit sequences and shots (presets and assets: EDIT_PROMPT)
     ASSIGN = "assign"
     MANAGE_MEMBERS = "manage_members"
     CHANGE_SETTINGS = "change_settings"

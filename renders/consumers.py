@@ -1,53 +1,425 @@
-"""One WebSocket per open project page: catch-up from the event log, then live events."""
+"""One WebSocket per open project page: catch-up from the event log, then live events.
+
+``/ws/projects/<id>/?after=SEQ`` (DESIGN.md "Real-time"). The life of a socket:
+
+1. **Admission.** The user (session cookie or token, renders/auth.py) must be a member: one
+   query, before ``accept``. Anyone else, or a project that does not exist, is refused at the
+   handshake, without a single message.
+2. **Catch-up without loss.** The consumer joins its groups *before* it reads the table, so
+   whatever is published meanwhile waits in its channel-layer queue (Channels dispatches one
+   message at a time). It sends a ``session`` message, then every stored event after SEQ in
+   order, then the queued live ones, dropping any ``seq`` already sent.
+3. **Live events** go out in ``seq`` order: a duplicate is dropped, a jump (two workers
+   publishing out of commit order, a message lost in a Redis blip) is filled from the table
+   first. ``seq`` N+1 is only handed out once N has committed, so the table always has it.
+4. **Progress** ticks are coalesced per job into a digest sent at most
+   ``PROGRESS_DIGESTS_PER_S`` (4) times a second: ``{"type": "render.progress",
+   "data": {"jobs": [...]}}``, without ``seq``.
+5. **Presence** (renders/presence.py): joined after the catch-up, updated by the client's
+   ``{"type": "presence", "shot": id|null}`` and ``{"type": "heartbeat"}``, left on
+   disconnect; the full list is broadcast to the project whenever it changes.
+6. **Removal.** The consumer's own user's ``member.removed`` closes it with 4403.
+7. **Redis.** Per process, ``LiveLink`` pings itself through the channel layer and compares
+   every socket's last ``seq`` with the table. When the layer stops delivering (Redis down
+   or restarted) it closes its sockets with 4503 so clients reconnect and catch up from the
+   table; a socket that merely missed an event is topped up from the table in place.
+
+Close codes: 4403 no longer a member (do not reconnect); 4503 live link lost (reconnect).
+"""
+from __future__ import annotations
+
+import asyncio
 import json
+import logging
+import time
+import weakref
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 
-from projects.events import event_message, project_group, to_json, user_group
-from projects.models import Event, Membership
+from projects.events import actor_summary, ephemeral_message, event_message, project_group, to_json, user_group
+from projects.models import Event, Membership, Notification, Shot
+
+from . import presence
+from .presence import realtime_setting
+
+log = logging.getLogger(__name__)
+
+CLOSE_REVOKED = 4403
+CLOSE_RESYNC = 4503
+
+#: Stored events read from the table per query while catching up.
+CATCH_UP_PAGE = 500
+#: Client messages accepted per window; the rest are ignored (a page sends one every few seconds).
+CLIENT_MESSAGES_PER_WINDOW, CLIENT_WINDOW_S = 40, 10.0
+CLIENT_MESSAGE_MAX_CHARS = 2048
+
+
+# --- database work (never on the event loop) ------------------------------------------------
 
 
 @database_sync_to_async
-def is_member(user, project_id) -> bool:
-    if not user or not user.is_authenticated:
-        return False
-    return Membership.objects.filter(project_id=project_id, user=user).exists()
+def open_session(user, project_id: int) -> dict | None:
+    """The membership check and what the ``session`` message needs, or None for a non-member."""
+    membership = Membership.objects.filter(project_id=project_id, user=user).select_related("project").first()
+    if membership is None:
+        return None
+    return {
+        "role": membership.role,
+        "last_seq": membership.project.last_event_seq,
+        "unread": Notification.objects.for_user_id(user.pk).unread().count(),
+    }
 
 
 @database_sync_to_async
-def events_after(project_id: int, after: int, limit: int = 500) -> list[str]:
-    events = Event.objects.filter(project_id=project_id, seq__gt=after).select_related("actor").order_by("seq")[:limit]
-    return [to_json(event_message(event)) for event in events]
+def stored_events(project_id: int, after: int, before: int | None = None, limit: int = CATCH_UP_PAGE) -> list[tuple]:
+    """``(seq, type, text, data)`` of the events after ``after`` (and before ``before``), in order."""
+    events = Event.objects.filter(project_id=project_id, seq__gt=after)
+    if before is not None:
+        events = events.filter(seq__lt=before)
+    return [
+        (event.seq, event.type, to_json(event_message(event)), event.data)
+        for event in events.select_related("actor").order_by("seq")[:limit]
+    ]
+
+
+@database_sync_to_async
+def last_event_seqs(project_ids) -> dict[int, int]:
+    from projects.models import Project
+
+    return dict(Project.objects.filter(pk__in=list(project_ids)).values_list("pk", "last_event_seq"))
+
+
+@database_sync_to_async
+def shot_in_project(shot_id: int, project_id: int) -> bool:
+    return Shot.objects.filter(pk=shot_id, project_id=project_id).exists()
+
+
+def parse_after(scope) -> int:
+    query = parse_qs(scope.get("query_string", b"").decode("latin1"))
+    try:
+        return max(0, int(query.get("after", ["0"])[0] or 0))
+    except ValueError:
+        return 0
+
+
+def event_data(text: str, data: dict | None) -> dict:
+    if data is not None:
+        return data
+    try:
+        return json.loads(text).get("data") or {}
+    except (ValueError, AttributeError):
+        return {}
+
+
+# --- the consumer ---------------------------------------------------------------------------------
 
 
 class ProjectConsumer(AsyncWebsocketConsumer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.project_id: int = 0
+        self.user = None
+        self.last_seq = 0
+        self.groups_joined: list[str] = []
+        self.presence: presence.Presence | None = None
+        self.closing = False
+        self.deliver_lock = asyncio.Lock()  # catch-up, live delivery and resync never interleave
+        self.send_lock = asyncio.Lock()
+        self.progress: dict = {}  # job id -> latest tick, until the next digest
+        self.progress_task: asyncio.Task | None = None
+        self.last_digest = 0.0
+        self.client_window: list[float] = []
+        self.link: LiveLink | None = None
+
+    # --- admission and catch-up ----------------------------------------------------------------
+
     async def connect(self):
         self.project_id = self.scope["url_route"]["kwargs"]["project_id"]
         self.user = self.scope.get("user")
-        if not await is_member(self.user, self.project_id):
+        if self.user is None or not self.user.is_authenticated:
+            await self.close()  # before accept: the handshake is refused, nothing is sent
+            return
+        session = await open_session(self.user, self.project_id)
+        if session is None:
             await self.close()
             return
-        self.group = project_group(self.project_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
-        await self.accept()
-        query = parse_qs(self.scope.get("query_string", b"").decode())
-        after = int(query.get("after", ["0"])[0] or 0)
-        for text in await events_after(self.project_id, after):
-            await self.send(text_data=text)
-
-    async def disconnect(self, code):
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
-
-    async def receive(self, text_data=None, bytes_data=None):
+        # A client that remembers a seq beyond the log (a reset database) starts over from it.
+        self.last_seq = min(parse_after(self.scope), session["last_seq"])
         try:
-            json.loads(text_data or "{}")
-        except ValueError:
+            for group in (project_group(self.project_id), user_group(self.user.pk)):
+                await self.channel_layer.group_add(group, self.channel_name)
+                self.groups_joined.append(group)
+        except Exception as exc:  # noqa: BLE001 - Redis is away: tell the member to come back
+            log.warning("socket for project %s could not join its groups: %s", self.project_id, exc)
+            await self.accept()
+            await self.drop(CLOSE_RESYNC)
             return
+        await self.accept()
+        self.link = LiveLink.current()
+        self.link.add(self)
+        await self.send_text(to_json(ephemeral_message(self.project_id, "session", {
+            "user": actor_summary(self.user),
+            "role": session["role"],
+            "after": self.last_seq,
+            "last_seq": session["last_seq"],
+            "unread": session["unread"],
+            "heartbeat_s": presence.heartbeat_interval(),
+            "presence_ttl_s": presence.presence_ttl(),
+        })))
+        async with self.deliver_lock:
+            await self.catch_up()
+        if not self.closing:
+            self.presence = presence.Presence(self.project_id, self.channel_name, self.user)
+            await self.update_presence(self.presence.join)
+
+    async def catch_up(self, before: int | None = None) -> None:
+        """Send every stored event after ``last_seq`` (and before ``before``), in pages."""
+        while not self.closing:
+            rows = await stored_events(self.project_id, self.last_seq, before)
+            for seq, type, text, data in rows:
+                await self.emit(seq, type, text, data)
+                if self.closing:
+                    return
+            if len(rows) < CATCH_UP_PAGE:
+                return
+
+    async def resync(self) -> None:
+        """Top up from the table (LiveLink found this socket behind it)."""
+        async with self.deliver_lock:
+            await self.catch_up()
+
+    async def emit(self, seq: int, type: str, text: str, data: dict | None = None) -> None:
+        """Send one stored event, the next in order; the caller holds ``deliver_lock``."""
+        await self.send_text(text)
+        self.last_seq = seq
+        if type == "member.removed" and event_data(text, data).get("user") == self.user.pk:
+            await self.drop(CLOSE_REVOKED)
+        elif self.progress and type.startswith("render."):
+            # A job's new state supersedes its pending progress tick.
+            self.progress.pop(event_data(text, data).get("job"), None)
+
+    # --- channel-layer handlers -----------------------------------------------------------------
+
+    async def studio_event(self, message):
+        seq = message["seq"]
+        async with self.deliver_lock:
+            if self.closing or seq <= self.last_seq:
+                return
+            if seq > self.last_seq + 1:
+                await self.catch_up(before=seq)
+                if self.closing or seq <= self.last_seq:
+                    return
+            await self.emit(seq, message["event"], message["text"])
 
     async def studio_message(self, message):
-        await self.send(text_data=message["text"])
+        await self.send_text(message["text"])
+
+    async def studio_progress(self, message):
+        self.progress[message["job"]] = message["data"]
+        if self.progress_task is None or self.progress_task.done():
+            self.progress_task = asyncio.create_task(self.send_progress_digest())
+
+    async def send_progress_digest(self) -> None:
+        interval = 1 / realtime_setting("PROGRESS_DIGESTS_PER_S", 4)
+        wait = self.last_digest + interval - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        jobs, self.progress = list(self.progress.values()), {}
+        self.last_digest = time.monotonic()
+        if jobs:
+            await self.send_text(to_json(ephemeral_message(self.project_id, "render.progress", {"jobs": jobs})))
+
+    # --- presence ------------------------------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if not text_data or len(text_data) > CLIENT_MESSAGE_MAX_CHARS or not self.within_rate() or self.presence is None:
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            return
+        if not isinstance(message, dict):
+            return
+        if message.get("type") == "heartbeat":
+            await self.update_presence(self.presence.heartbeat)
+        elif message.get("type") == "presence":
+            shot = message.get("shot")
+            if shot is not None and (
+                type(shot) is not int or not await shot_in_project(shot, self.project_id)
+            ):
+                return  # not a shot of this project: ignored, like any malformed message
+            if shot != self.presence.shot:
+                await self.update_presence(lambda: self.presence.view(shot))
+            else:
+                await self.update_presence(self.presence.heartbeat)
+
+    def within_rate(self) -> bool:
+        now = time.monotonic()
+        self.client_window = [t for t in self.client_window if now - t < CLIENT_WINDOW_S]
+        if len(self.client_window) >= CLIENT_MESSAGES_PER_WINDOW:
+            return False
+        self.client_window.append(now)
+        return True
+
+    async def update_presence(self, write) -> None:
+        """Apply a presence write; if what members see changed, broadcast the whole list."""
+        try:
+            change = await write()
+            if change.changed:
+                await self.channel_layer.group_send(project_group(self.project_id), {
+                    "type": "studio.message",
+                    "text": to_json(ephemeral_message(self.project_id, "presence", {"users": change.users})),
+                })
+        except Exception as exc:  # noqa: BLE001 - presence is best effort; the next heartbeat repairs it
+            log.warning("presence update for project %s failed: %s", self.project_id, exc)
+
+    # --- leaving -----------------------------------------------------------------------------------
+
+    async def send_text(self, text: str) -> None:
+        async with self.send_lock:
+            if not self.closing:
+                await self.send(text_data=text)
+
+    async def drop(self, code: int) -> None:
+        if not self.closing:
+            self.closing = True
+            await self.close(code)
+
+    async def disconnect(self, code):
+        self.closing = True
+        if self.link is not None:
+            self.link.discard(self)
+        if self.progress_task is not None:
+            self.progress_task.cancel()
+        for group in self.groups_joined:
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:  # noqa: BLE001 - Redis may be away; the subscription dies with it
+                pass
+        if self.presence is not None:
+            await self.update_presence(self.presence.leave)
+
+
+# --- per-process watch over the channel layer -------------------------------------------------
+
+
+class LiveLink:
+    """Keeps this process's sockets honest when the channel layer loses messages.
+
+    Every ``REALTIME_CHECK_S`` (2 s) it
+
+    - publishes a ping to its own channel and waits for it: if Redis refuses it, or two pings
+      in a row never come back, the layer is not delivering, so every socket of this process
+      is closed with 4503 and its client reconnects and catches up from the table;
+    - reads the last ``seq`` of the projects its sockets watch (one query for all of them) and
+      tops up, from the table, any socket that is still behind what the previous check read —
+      an event whose publish was lost (Redis restarted between commit and publish, a worker
+      that could not reach it) reaches its sockets within two checks.
+
+    channels-redis 4.3 does re-subscribe after a Redis restart, but whatever was published
+    before it did is gone; this covers that window and any future regression alike.
+    """
+
+    _by_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def current(cls) -> "LiveLink":
+        loop = asyncio.get_running_loop()
+        link = cls._by_loop.get(loop)
+        if link is None:
+            link = cls._by_loop[loop] = cls()
+        return link
+
+    def __init__(self):
+        self.consumers: set[ProjectConsumer] = set()
+        self.task: asyncio.Task | None = None
+        self.echoed = 0
+        self.echo = asyncio.Event()
+
+    def add(self, consumer: ProjectConsumer) -> None:
+        self.consumers.add(consumer)
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self.run())
+
+    def discard(self, consumer: ProjectConsumer) -> None:
+        self.consumers.discard(consumer)
+        if not self.consumers and self.task is not None:
+            self.task.cancel()
+            self.task = None
+
+    async def run(self) -> None:
+        interval = realtime_setting("REALTIME_CHECK_S", 2)
+        layer = get_channel_layer()
+        receiver: asyncio.Task | None = None
+        channel, sent, misses, seen = None, 0, 0, {}
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    if receiver is None:
+                        channel = await layer.new_channel("studio.livelink.")
+                        receiver = asyncio.create_task(self.receive_echoes(layer, channel))
+                    sent += 1
+                    await asyncio.wait_for(layer.send(channel, {"type": "ping", "n": sent}), interval)
+                    delivered = await self.wait_for_echo(sent, timeout=interval)
+                    misses = 0 if delivered else misses + 1
+                    lost = misses >= 2
+                except Exception as exc:  # noqa: BLE001 - Redis refused or timed out
+                    log.info("channel layer check failed: %s", exc)
+                    lost = True
+                if lost or misses:
+                    # Start the next check on a fresh subscription: one made while Redis was
+                    # away may exist only in this process.
+                    if receiver is not None:
+                        receiver.cancel()
+                    receiver = None
+                if lost:
+                    misses, seen = 0, {}
+                    self.reset_sockets()
+                    continue
+                seen = await self.reconcile(seen)
+        finally:
+            if receiver is not None:
+                receiver.cancel()
+
+    async def receive_echoes(self, layer, channel: str) -> None:
+        while True:
+            message = await layer.receive(channel)
+            self.echoed = max(self.echoed, message.get("n", 0))
+            self.echo.set()
+
+    async def wait_for_echo(self, n: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.echoed < n:
+            self.echo.clear()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self.echo.wait(), remaining)
+            except asyncio.TimeoutError:
+                return self.echoed >= n
+        return True
+
+    def reset_sockets(self) -> None:
+        if self.consumers:
+            log.warning("channel layer stopped delivering; closing %d sockets so they resync", len(self.consumers))
+        for consumer in list(self.consumers):
+            asyncio.create_task(consumer.drop(CLOSE_RESYNC))
+
+    async def reconcile(self, seen: dict[int, int]) -> dict[int, int]:
+        """Top up sockets behind the last seqs read at the previous check; return the new ones."""
+        for consumer in list(self.consumers):
+            target = seen.get(consumer.project_id)
+            if target is not None and consumer.last_seq < target and not consumer.closing:
+                log.info("socket on project %s missed events %s..%s; sending them from the log",
+                         consumer.project_id, consumer.last_seq + 1, target)
+                asyncio.create_task(consumer.resync())
+        try:
+            return await last_event_seqs({consumer.project_id for consumer in self.consumers})
+        except Exception as exc:  # noqa: BLE001 - the database may be restarting too
+            log.warning("could not read last event seqs: %s", exc)
+            return {}

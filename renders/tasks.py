@@ -27,7 +27,6 @@ MAX_INFRA_RETRIES = 50
 @shared_task(
     bind=True,
     name="renders.run_render_job",
-    queue=settings.RENDER_QUEUE,
     acks_late=True,
     reject_on_worker_lost=True,
     max_retries=None,  # bounded by the job's own attempt budget (RENDER_MAX_ATTEMPTS), see pipeline

@@ -314,6 +314,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS.update(
     unacked_restore_interval=int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL", "10")),
     unacked_restore_throttle=int(os.environ.get("CELERY_UNACKED_RESTORE_THROTTLE", "10")),
 )
+CELERY_TASK_ROUTES = {
+    "renders.run_render_job": {"queue": RENDER_QUEUE},
+    "renders.reap_render_jobs": {"queue": RENDER_QUEUE},
+}
 CELERY_BEAT_SCHEDULE = {
     "reap-render-jobs": {
         "task": "renders.reap_render_jobs",

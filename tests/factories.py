@@ -134,3 +134,14 @@ class TakeFactory(factory.django.DjangoModelFactory):
     height = 720
     frame_count = 1
     provider = "local"
+
+
+def image_bytes(width=32, height=24, color=(200, 40, 40), fmt="PNG") -> bytes:
+    """A real, small encoded image (PNG, JPEG, GIF, BMP, WEBP...) made with Pillow."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, fmt)
+    return buffer.getvalue()

@@ -1,12 +1,10 @@
 """A project with one of everything, for the scope, role and contract tests of the API."""
-import io
 from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from PIL import Image
 
 from projects.events import record_event
 from projects.models import Membership, Project, Role
@@ -45,12 +43,6 @@ class World:
 
     def membership(self, key):
         return Membership.objects.get(project=self.project, user=self.users[key])
-
-
-def png_bytes(width=32, height=24, color=(200, 40, 40), fmt="PNG") -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(buffer, fmt)
-    return buffer.getvalue()
 
 
 @pytest.fixture(autouse=True)

@@ -3,53 +3,10 @@
 // what a click on a comment does to the player.
 
 import { api } from './api.js';
+import { avatar, timeAgo } from './ui.js';
 import { timecode } from './timecode.js';
 
 const MENTION_BEFORE_CARET = /(^|[\s(])@([\w.+-]*)$/u;
-
-function initials(user) {
-  const name = (user && (user.name || user.username)) || '?';
-  const parts = name.trim().split(/\s+/);
-  const letters = parts.length > 1 ? parts[0][0] + parts[parts.length - 1][0] : name.slice(0, 2);
-  return letters.toUpperCase();
-}
-
-function hue(user) {
-  return ((user && user.id) || 0) * 67 % 360;
-}
-
-export function avatar(user, size = 'sm') {
-  const span = document.createElement('span');
-  span.className = `rv-avatar rv-avatar--${size}`;
-  span.textContent = initials(user);
-  span.style.setProperty('--avatar-hue', String(hue(user)));
-  span.title = user ? (user.name || user.username) : '';
-  span.setAttribute('aria-hidden', 'true');
-  return span;
-}
-
-const relative = new Intl.RelativeTimeFormat(document.documentElement.lang || undefined, { numeric: 'auto' });
-const absolute = new Intl.DateTimeFormat(document.documentElement.lang || undefined, { dateStyle: 'medium', timeStyle: 'short' });
-
-/** "3 minutes ago", in the page's language. */
-export function timeAgo(iso) {
-  let value = (new Date(iso).getTime() - Date.now()) / 1000;
-  if (Math.abs(value) < 45) return gettext('just now');
-  const steps = [['second', 60], ['minute', 60], ['hour', 24], ['day', 7], ['week', 4.348], ['month', 12], ['year', Infinity]];
-  for (const [unit, size] of steps) {
-    if (Math.abs(value) < size) return relative.format(Math.round(value), unit);
-    value /= size;
-  }
-  return relative.format(Math.round(value), 'year');
-}
-
-export function timeElement(iso) {
-  const el = document.createElement('time');
-  el.dateTime = iso;
-  el.textContent = timeAgo(iso);
-  el.title = absolute.format(new Date(iso));
-  return el;
-}
 
 /** A comment body as text with @mentions highlighted (never as HTML). */
 function bodyNodes(text, mentionNames) {
@@ -291,7 +248,7 @@ export class CommentPanel extends EventTarget {
     head.append(avatar(comment.author));
     const who = document.createElement('strong');
     who.textContent = comment.author ? comment.author.name || comment.author.username : gettext('Someone');
-    head.append(who, timeElement(comment.created_at));
+    head.append(who, timeAgo(comment.created_at));
     if (!isReply && comment.frame !== null && comment.frame !== undefined && this.take.kind === 'video') {
       const chip = document.createElement('button');
       chip.type = 'button';

@@ -2,11 +2,11 @@
 // review decisions, current take, assignment, and live comments from teammates.
 
 import { api } from './api.js';
-import { ProjectSocket } from './socket.js';
+import { connectProject } from './live.js';
 import { Annotator, COLORS } from './annotate.js';
 import { CommentPanel, MentionCompleter } from './comments.js';
 import { Player, Transport, bindPlayerKeys, shortcutList } from './player.js';
-import { ShotControls, decisionLabel, notifyError, notifyOk, reviewBadge, takeLabel, takesOfShot, thumbUrl } from './shot_controls.js';
+import { ShotControls, decisionLabel, membersOf, notifyError, notifyOk, reviewBadge, takeLabel, takesOfShot, thumbUrl } from './shot_controls.js';
 import { timecode } from './timecode.js';
 
 const boot = JSON.parse(document.getElementById('review-boot').textContent);
@@ -105,7 +105,7 @@ annotator.addEventListener('change', () => {
 
 // --- comments -------------------------------------------------------------------------------
 
-let members = [];
+const members = [];
 const panel = new CommentPanel($('comments'), {
   take, fps, me: boot.me, can, members, notify: notifyError,
 });
@@ -310,7 +310,7 @@ makeCurrent.addEventListener('click', async () => {
 // --- shot controls (status, assignee), details and other takes -----------------------------------
 
 const shotControls = new ShotControls($('shot-controls'), {
-  project, can, getShot: () => shot, setShot: (s) => { shot = s; renderTakeState(); },
+  project, can, me: boot.me, getShot: () => shot, setShot: (s) => { shot = s; renderTakeState(); },
 });
 
 function renderDetails(revision) {
@@ -477,7 +477,7 @@ function reloadCommentsSoon() {
 }
 
 function connect() {
-  const socket = new ProjectSocket(project.id, { after: boot.last_seq });
+  const socket = connectProject(project.id, { after: boot.last_seq });
   socket.addEventListener('event', async ({ detail: message }) => {
     const data = message.data || {};
     if (message.type.startsWith('comment.') && data.take === take.id) {
@@ -494,9 +494,6 @@ function connect() {
       loadTakes().catch(() => {});
     }
   });
-  socket.addEventListener('status', ({ detail }) => {
-    $('live').dataset.state = detail && detail.state ? detail.state : String(detail);
-  });
   return socket;
 }
 
@@ -509,8 +506,7 @@ async function start() {
   shotControls.render();
   renderDetails(null);
   try {
-    const page = await api.get(`/api/projects/${project.id}/members/?page_size=500`);
-    members.splice(0, members.length, ...page.results.map((m) => ({ ...m.user, username: m.user.username })));
+    members.splice(0, members.length, ...await membersOf(project.id));
     if (can('comment')) new MentionCompleter(body, members); // eslint-disable-line no-new
     shotControls.setMembers(members);
   } catch (error) {

@@ -3,7 +3,7 @@
 // readable notices.
 
 import { api } from './api.js';
-import { toast } from './ui.js';
+import { toast, toastError } from './ui.js';
 
 export const SHOT_STATUSES = [
   ['todo', gettext('To do')],
@@ -64,9 +64,7 @@ export async function membersOf(projectId) {
   return page.results.map((m) => ({ ...m.user, role: m.role }));
 }
 
-export function notifyError(error) {
-  toast(error && error.message ? error.message : gettext('Something went wrong. Try again.'), 'error');
-}
+export const notifyError = toastError;
 
 export function notifyOk(message) {
   toast(message, 'success');
