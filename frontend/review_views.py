@@ -11,7 +11,9 @@ from projects.models import Shot
 from projects.permissions import membership_for
 from projects.serializers import ProjectSerializer, ShotSerializer, UserSummarySerializer
 from renders.models import Take
+from renders.providers import PROVIDERS
 from renders.serializers import TakeSerializer
+from renders.services import enabled_providers
 
 TAKE_RELATED = ("shot", "shot__sequence", "revision", "job", "reviewed_by", "created_by")
 
@@ -27,6 +29,15 @@ def _boot(request, membership, **extra) -> dict:
     }
 
 
+def _providers(project) -> list[dict]:
+    """The back ends this project may render with (what the render form offers; the API checks again)."""
+    return [
+        {"name": name, "label": str(PROVIDERS[name].label), "kinds": sorted(PROVIDERS[name].kinds),
+         "default": name == project.default_provider}
+        for name in enabled_providers(project)
+    ]
+
+
 def _project_take(membership, take_id) -> Take:
     return get_object_or_404(Take.objects.filter(project=membership.project).select_related(*TAKE_RELATED), pk=take_id)
 
@@ -38,7 +49,8 @@ def shot_page(request, project_id, shot_id):
     shot = get_object_or_404(
         Shot.objects.filter(project=membership.project).select_related("sequence", "assignee", "current_take"), pk=shot_id
     )
-    boot = _boot(request, membership, shot=ShotSerializer(shot, context={"project_id": project_id}).data)
+    boot = _boot(request, membership, shot=ShotSerializer(shot, context={"project_id": project_id}).data,
+                 providers=_providers(membership.project))
     return render(request, "frontend/shot.html", {
         "project": membership.project, "membership": membership, "shot": shot, "boot": boot,
     })
@@ -67,5 +79,5 @@ def compare_page(request, project_id, take_a, take_b):
     boot = _boot(request, membership, takes=[TakeSerializer(a).data, TakeSerializer(b).data],
                  shots={str(t.shot_id): {"id": t.shot_id, "code": t.shot.code} for t in (a, b)})
     return render(request, "frontend/compare.html", {
-        "project": membership.project, "membership": membership, "take_a": a, "take_b": b, "boot": boot,
+        "project": membership.project, "membership": membership, "take_a": a, "take_b": b, "takes": [a, b], "boot": boot,
     })

@@ -311,16 +311,17 @@ class LiveLink:
 
     Every ``REALTIME_CHECK_S`` (2 s) it
 
-    - publishes a ping to its own channel and waits for it: if Redis refuses it, or two pings
-      in a row never come back, the layer is not delivering, so every socket of this process
-      is closed with 4503 and its client reconnects and catches up from the table;
-    - reads the last ``seq`` of the projects its sockets watch (one query for all of them) and
-      tops up, from the table, any socket that is still behind what the previous check read —
-      an event whose publish was lost (Redis restarted between commit and publish, a worker
-      that could not reach it) reaches its sockets within two checks.
+    - checks the layer still delivers: Redis answers with the same ``run_id`` as before (a
+      restart loses every message in flight and every presence entry), and a ping published
+      to its own channel comes back. If not, every socket of this process is closed with
+      4503; each client reconnects (with backoff, until Redis is back) and catches up from
+      the table, its presence and unread count included;
+    - reads the last ``seq`` of the projects its sockets watch (one query for all) and tops
+      up from the table any socket still behind what the previous check read: an event whose
+      publish was lost in a shorter blip reaches its sockets within two checks.
 
-    channels-redis 4.3 does re-subscribe after a Redis restart, but whatever was published
-    before it did is gone; this covers that window and any future regression alike.
+    channels-redis 4.3 does re-subscribe by itself after a Redis restart (checked), but what
+    was published before it had is gone; this covers that window and any future regression.
     """
 
     _by_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -336,7 +337,10 @@ class LiveLink:
     def __init__(self):
         self.consumers: set[ProjectConsumer] = set()
         self.task: asyncio.Task | None = None
-        self.echoed = 0
+        self.receiver: asyncio.Task | None = None
+        self.channel: str | None = None
+        self.run_id: str | None = None
+        self.sent = self.echoed = 0
         self.echo = asyncio.Event()
 
     def add(self, consumer: ProjectConsumer) -> None:
@@ -348,48 +352,58 @@ class LiveLink:
         self.consumers.discard(consumer)
         if not self.consumers and self.task is not None:
             self.task.cancel()
-            self.task = None
+            self.task, self.run_id = None, None
 
     async def run(self) -> None:
         interval = realtime_setting("REALTIME_CHECK_S", 2)
         layer = get_channel_layer()
-        receiver: asyncio.Task | None = None
-        channel, sent, misses, seen = None, 0, 0, {}
+        seen: dict[int, int] = {}
         try:
             while True:
                 await asyncio.sleep(interval)
-                try:
-                    if receiver is None:
-                        channel = await layer.new_channel("studio.livelink.")
-                        receiver = asyncio.create_task(self.receive_echoes(layer, channel))
-                    sent += 1
-                    await asyncio.wait_for(layer.send(channel, {"type": "ping", "n": sent}), interval)
-                    delivered = await self.wait_for_echo(sent, timeout=interval)
-                    misses = 0 if delivered else misses + 1
-                    lost = misses >= 2
-                except Exception as exc:  # noqa: BLE001 - Redis refused or timed out
-                    log.info("channel layer check failed: %s", exc)
-                    lost = True
-                if lost or misses:
-                    # Start the next check on a fresh subscription: one made while Redis was
-                    # away may exist only in this process.
-                    if receiver is not None:
-                        receiver.cancel()
-                    receiver = None
-                if lost:
-                    misses, seen = 0, {}
+                if not await self.layer_delivers(layer, timeout=interval):
                     self.reset_sockets()
+                    seen = {}
                     continue
                 seen = await self.reconcile(seen)
         finally:
-            if receiver is not None:
-                receiver.cancel()
+            self.stop_receiver()
+
+    async def layer_delivers(self, layer, timeout: float) -> bool:
+        try:
+            run_id = await presence.server_run_id()
+            if self.run_id is not None and run_id != self.run_id:
+                self.run_id = run_id
+                raise ConnectionError("Redis restarted")
+            self.run_id = run_id
+            if self.receiver is None or self.receiver.done():
+                self.channel = await layer.new_channel("studio.livelink.")
+                self.receiver = asyncio.create_task(self.receive_echoes(layer, self.channel))
+            self.sent += 1
+            await asyncio.wait_for(layer.send(self.channel, {"type": "ping", "n": self.sent}), timeout)
+            if await self.wait_for_echo(self.sent, timeout):
+                return True
+            log.warning("channel layer ping %s did not come back within %.1f s", self.sent, timeout)
+        except Exception as exc:  # noqa: BLE001 - Redis refused, timed out or restarted
+            log.warning("channel layer check failed: %s", exc or type(exc).__name__)
+        # The next check starts on a fresh subscription: one made while Redis was away may
+        # exist only in this process.
+        self.stop_receiver()
+        return False
+
+    def stop_receiver(self) -> None:
+        if self.receiver is not None:
+            self.receiver.cancel()
+            self.receiver = None
 
     async def receive_echoes(self, layer, channel: str) -> None:
-        while True:
-            message = await layer.receive(channel)
-            self.echoed = max(self.echoed, message.get("n", 0))
-            self.echo.set()
+        try:
+            while True:
+                message = await layer.receive(channel)
+                self.echoed = max(self.echoed, message.get("n", 0))
+                self.echo.set()
+        except Exception:  # noqa: BLE001 - the next check replaces this receiver
+            return
 
     async def wait_for_echo(self, n: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -406,7 +420,7 @@ class LiveLink:
 
     def reset_sockets(self) -> None:
         if self.consumers:
-            log.warning("channel layer stopped delivering; closing %d sockets so they resync", len(self.consumers))
+            log.warning("channel layer lost messages; closing %d sockets so they resync", len(self.consumers))
         for consumer in list(self.consumers):
             asyncio.create_task(consumer.drop(CLOSE_RESYNC))
 

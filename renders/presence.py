@@ -171,6 +171,12 @@ class Presence:
         return await _write(self.project_id, self.field, None)
 
 
+async def server_run_id() -> str:
+    """The Redis server's run id: it changes when Redis restarts (and forgets everything)."""
+    client, _ = _redis()
+    return (await client.info("server"))["run_id"]
+
+
 async def current(project_id: int) -> list[dict]:
     """Who is in the project now (sweeping the expired)."""
     return (await _write(project_id)).users

@@ -15,14 +15,14 @@ def avatar_hue(user_id: int | None) -> int:
 
 
 def initials(name: str) -> str:
-    """Two letters for Latin names ("Mei Lin" → "ML", "director" → "DI"), the given name for
-    Chinese ones ("王小明" → "小明")."""
+    """Two letters for Latin names ("Mei Lin" → "ML", "director" → "DI"); for a name with
+    Chinese characters, its first one, the family name ("林导演 Director Lin" → "林")."""
     name = (name or "").strip()
     if not name:
         return "?"
-    if any("\u4e00" <= ch <= "\u9fff" for ch in name):
-        han = [ch for ch in name if not ch.isspace()]
-        return "".join(han[-2:]) if len(han) > 2 else "".join(han)
+    for ch in name:
+        if "\u4e00" <= ch <= "\u9fff":
+            return ch
     words = [w for w in name.replace("_", " ").replace(".", " ").replace("-", " ").split() if w]
     if len(words) >= 2:
         return (words[0][0] + words[1][0]).upper()

@@ -4,14 +4,9 @@ WebSocket, then fetch the outputs from /history and /view.
 What a real server sends is written down in /work/shared/reference/comfyui-observed.md;
 older servers (``progress`` without ``prompt_id``, no ``execution_success``) are accepted too.
 
-Workflow injection: any string input of a node may hold placeholders ``{{name}}``. A string
-that is exactly one placeholder takes the value with its type (``"{{seed}}"`` becomes the
-int seed); placeholders inside a longer string are replaced by text. Names: prompt,
-negative_prompt, seed, width, height, duration_s, fps, frames, kind, image (the source
-image, or the first reference image), reference_image, reference_image_1..N, checkpoint,
-steps, cfg, sampler_name, scheduler, denoise, plus every scalar in ``request.params``.
-Images are uploaded (POST /upload/image) only when the workflow names them. An unknown
-placeholder is a permanent error naming it.
+Workflow injection (placeholders such as ``{{prompt}}``, ``{{seed}}``, ``{{image}}``) is
+described and done in comfyui_workflow; the WebSocket messages are read in comfyui_progress.
+Images are uploaded (POST /upload/image) only when the workflow names them.
 
 Config keys: base_url (COMFYUI_URL), api_key_env (optional: a bearer token for a server
 behind an authenticating proxy), workflow (API-format dict or JSON text), workflows
@@ -21,14 +16,10 @@ txt2img graph), timeout_s, poll_interval_s, max_wait_s, poll_retries, max_downlo
 """
 from __future__ import annotations
 
-import copy
 import inspect
-import json
 import logging
-import re
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -47,6 +38,18 @@ from .base import (
     RenderResult,
     TransientProviderError,
 )
+from .comfyui_progress import PromptTracker, _Interrupted, execution_error
+from .comfyui_workflow import (
+    DEFAULT_TXT2IMG_WORKFLOW,
+    DEFAULTS,
+    PLACEHOLDER,
+    format_node_errors,
+    inject,
+    is_image_placeholder,
+    load_workflow,
+    missing_placeholders,
+    placeholders_in,
+)
 from .http import (
     HttpProvider,
     ProgressTracker,
@@ -56,47 +59,28 @@ from .http import (
     sniff_content_type,
 )
 
+__all__ = [
+    "DEFAULT_TXT2IMG_WORKFLOW",
+    "DEFAULTS",
+    "FILE_KEYS",
+    "HISTORY_CHECK_POLLS",
+    "HISTORY_GRACE_S",
+    "PLACEHOLDER",
+    "VIDEO_SUFFIXES",
+    "ComfyUIProvider",
+    "PromptTracker",
+    "execution_error",
+    "format_node_errors",
+    "inject",
+    "is_image_placeholder",
+    "load_workflow",
+    "missing_placeholders",
+    "placeholders_in",
+]
+
 logger = logging.getLogger(__name__)
 
-PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _CLIENT_NAMESPACE = uuid.UUID("6f3c2a56-9a57-4c1e-8b1e-5d0f3a7c2b10")
-
-#: ComfyUI's classic default graph (API format), with placeholders.
-DEFAULT_TXT2IMG_WORKFLOW: dict[str, dict] = {
-    "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "{{checkpoint}}"}},
-    "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "{{prompt}}", "clip": ["4", 1]}},
-    "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "{{negative_prompt}}", "clip": ["4", 1]}},
-    "5": {
-        "class_type": "EmptyLatentImage",
-        "inputs": {"width": "{{width}}", "height": "{{height}}", "batch_size": 1},
-    },
-    "3": {
-        "class_type": "KSampler",
-        "inputs": {
-            "seed": "{{seed}}",
-            "steps": "{{steps}}",
-            "cfg": "{{cfg}}",
-            "sampler_name": "{{sampler_name}}",
-            "scheduler": "{{scheduler}}",
-            "denoise": "{{denoise}}",
-            "model": ["4", 0],
-            "positive": ["6", 0],
-            "negative": ["7", 0],
-            "latent_image": ["5", 0],
-        },
-    },
-    "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
-    "9": {"class_type": "SaveImage", "inputs": {"filename_prefix": "shotstudio", "images": ["8", 0]}},
-}
-
-DEFAULTS = {
-    "checkpoint": "v1-5-pruned-emaonly.safetensors",
-    "steps": 20,
-    "cfg": 7.0,
-    "sampler_name": "euler",
-    "scheduler": "normal",
-    "denoise": 1.0,
-}
 
 VIDEO_SUFFIXES = {".mp4", ".webm", ".mov", ".mkv", ".gif"}
 #: history output keys that hold files (VideoHelperSuite puts videos under "gifs")
@@ -108,277 +92,6 @@ HISTORY_GRACE_S = 5.0
 HISTORY_CHECK_POLLS = 10
 #: websockets 17 warns unless the plain "connect and return the connection" mode is asked for
 _CONNECT_OPTIONS = {"legacy": True} if "legacy" in inspect.signature(connect).parameters else {}
-
-
-# --------------------------------------------------------------------------- workflow
-
-def load_workflow(raw: Any, label: str = "ComfyUI") -> dict[str, dict]:
-    """Validate an API-format workflow (dict or JSON text); a UI-format export is refused clearly."""
-    if isinstance(raw, (str, bytes)):
-        try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise PermanentProviderError(f"{label}: the configured workflow is not valid JSON ({exc})") from None
-    if not isinstance(raw, dict) or not raw:
-        raise PermanentProviderError(f"{label}: the workflow must be a non-empty JSON object of nodes")
-    if "nodes" in raw and "links" in raw:
-        raise PermanentProviderError(
-            f"{label}: this workflow is in the editor's format; export it with 'Save (API Format)' instead"
-        )
-    for node_id, node in raw.items():
-        if not isinstance(node, dict) or not isinstance(node.get("class_type"), str) or not isinstance(
-            node.get("inputs", {}), dict
-        ):
-            raise PermanentProviderError(
-                f"{label}: workflow node {node_id!r} must be an object with 'class_type' and 'inputs'"
-            )
-    return raw
-
-
-def placeholders_in(workflow: dict[str, dict]) -> set[str]:
-    names: set[str] = set()
-
-    def walk(value: Any) -> None:
-        if isinstance(value, str):
-            names.update(PLACEHOLDER.findall(value))
-        elif isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-
-    for node in workflow.values():
-        walk(node.get("inputs", {}))
-    return names
-
-
-def inject(workflow: dict[str, dict], values: dict[str, Any]) -> dict[str, dict]:
-    """A copy of ``workflow`` with every placeholder replaced (see the module docstring)."""
-    missing: set[str] = set()
-
-    def fill(value: Any) -> Any:
-        if isinstance(value, str):
-            whole = PLACEHOLDER.fullmatch(value.strip())
-            if whole:
-                name = whole.group(1)
-                if name not in values:
-                    missing.add(name)
-                    return value
-                return values[name]
-
-            def text(match: re.Match) -> str:
-                if match.group(1) not in values:
-                    missing.add(match.group(1))
-                    return match.group(0)
-                return str(values[match.group(1)])
-
-            return PLACEHOLDER.sub(text, value)
-        if isinstance(value, dict):
-            return {key: fill(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [fill(item) for item in value]
-        return value
-
-    result = copy.deepcopy(workflow)
-    for node in result.values():
-        node["inputs"] = fill(node.get("inputs", {}))
-    if missing:
-        raise missing_placeholders(missing)
-    return result
-
-
-def missing_placeholders(names: set[str]) -> PermanentProviderError:
-    listed = ", ".join("{{%s}}" % name for name in sorted(names))
-    return PermanentProviderError(f"ComfyUI workflow placeholders have no value: {listed}")
-
-
-def is_image_placeholder(name: str) -> bool:
-    return name in ("image", "reference_image") or re.fullmatch(r"reference_image_\d+", name) is not None
-
-
-def format_node_errors(data: dict) -> str:
-    """ComfyUI's 400 body as one readable line: the error, then each node's problems."""
-    parts: list[str] = []
-    error = data.get("error")
-    if isinstance(error, dict):
-        head = str(error.get("message") or error.get("type") or "").strip()
-        details = str(error.get("details") or "").strip()
-        if details:
-            head = f"{head} ({details})" if head else details
-        if head:
-            parts.append(head)
-    elif isinstance(error, str) and error.strip():
-        parts.append(error.strip())
-    node_errors = data.get("node_errors")
-    if isinstance(node_errors, dict):
-        for node_id, node in node_errors.items():
-            if not isinstance(node, dict):
-                continue
-            where = f"node {node_id} ({node.get('class_type') or '?'})"
-            for err in node.get("errors") or []:
-                if not isinstance(err, dict):
-                    continue
-                extra = err.get("extra_info") if isinstance(err.get("extra_info"), dict) else {}
-                input_name = extra.get("input_name")
-                message = str(err.get("message") or err.get("type") or "error")
-                details = str(err.get("details") or "").strip()
-                if details and details != input_name:
-                    message = f"{message} ({details})"
-                parts.append(f"{where} input {input_name}: {message}" if input_name else f"{where}: {message}")
-    return "; ".join(parts)
-
-
-# --------------------------------------------------------------------------- progress
-
-def _weight(class_type: str | None) -> float:
-    """Samplers and video nodes take most of the time; loaders and savers almost none."""
-    name = (class_type or "").lower()
-    return 10.0 if any(word in name for word in ("sampler", "video", "upscale", "i2v")) else 1.0
-
-
-class _Interrupted(Exception):
-    pass
-
-
-@dataclass
-class PromptTracker:
-    """Follows the WebSocket messages of one prompt and turns them into progress."""
-
-    prompt_id: str
-    prompt: dict | None = None
-    done: set[str] = field(default_factory=set)
-    current: str | None = None
-    node_fraction: float = 0.0
-    started: bool = False
-    finished: bool = False
-    foreign: bool = False  # the last message naming a prompt named another one
-    message: str = "Queued"
-
-    def classes(self) -> dict[str, str]:
-        prompt = self.prompt or {}
-        return {nid: str(node.get("class_type")) for nid, node in prompt.items() if isinstance(node, dict)}
-
-    def _sources(self, nid: str) -> set[str]:
-        node = (self.prompt or {}).get(nid)
-        inputs = node.get("inputs") if isinstance(node, dict) else None
-        if not isinstance(inputs, dict):
-            return set()
-        return {str(v[0]) for v in inputs.values() if isinstance(v, list) and len(v) == 2 and str(v[0]) in self.prompt}
-
-    def _ancestors(self, nid: str) -> set[str]:
-        seen: set[str] = set()
-        todo = list(self._sources(nid))
-        while todo:
-            node = todo.pop()
-            if node not in seen:
-                seen.add(node)
-                todo.extend(self._sources(node))
-        return seen
-
-    def _start_node(self, node: str) -> None:
-        """Nodes run in dependency order: once ``node`` runs, everything it depends on is done
-        (which also repairs our picture when we joined the socket late)."""
-        if self.current is not None and self.current != node:
-            self.done.add(self.current)
-        self.done.update(self._ancestors(node))
-        self.current, self.node_fraction, self.started = node, 0.0, True
-
-    def _guess_running(self) -> str | None:
-        """For an old server's progress that names no node, when we missed 'executing':
-        progress bars come from heavy nodes (samplers...), so the heaviest node not done,
-        preferring one whose inputs are all done."""
-        classes = self.classes()
-        pending = [nid for nid in classes if nid not in self.done]
-        return max(
-            pending, key=lambda nid: (_weight(classes[nid]), self._sources(nid) <= self.done), default=None
-        )
-
-    @property
-    def progress(self) -> float:
-        if not self.started:
-            return 0.0
-        classes = self.classes()
-        if not classes:
-            return 0.02 + 0.93 * self.node_fraction
-        total = sum(_weight(cls) for cls in classes.values())
-        finished = sum(_weight(classes.get(nid)) for nid in self.done if nid in classes and nid != self.current)
-        running = _weight(classes.get(self.current)) * self.node_fraction if self.current in classes else 0.0
-        return 0.02 + 0.93 * min(1.0, (finished + running) / total)
-
-    def feed(self, raw: str | bytes) -> None:
-        """Take one message; raises PermanentProviderError/_Interrupted when the prompt failed."""
-        if isinstance(raw, (bytes, bytearray)):
-            return  # preview images (SaveImageWebsocket, live previews)
-        try:
-            msg = json.loads(raw)
-        except ValueError:
-            return
-        if not isinstance(msg, dict) or not isinstance(msg.get("data"), dict):
-            return
-        kind, data = msg.get("type"), msg["data"]
-        if kind == "status":
-            status = data.get("status")
-            exec_info = status.get("exec_info") if isinstance(status, dict) else None
-            remaining = exec_info.get("queue_remaining") if isinstance(exec_info, dict) else None
-            if not self.started and isinstance(remaining, int):
-                self.message = f"Queued ({remaining} in the server's queue)"
-            return
-        prompt_id = data.get("prompt_id")
-        if prompt_id is not None:
-            self.foreign = prompt_id != self.prompt_id
-        if self.foreign:
-            return
-        classes = self.classes()
-        if kind == "execution_start":
-            self.started, self.message = True, "Started"
-        elif kind == "execution_cached":
-            self.started = True
-            nodes = [str(n) for n in data.get("nodes") or []]
-            self.done.update(nodes)
-            if nodes:
-                self.message = f"{len(nodes)} node(s) cached"
-        elif kind == "executing":
-            node = data.get("node")
-            if node is None:
-                self.finished = True
-                return
-            node = str(node)
-            self._start_node(node)
-            self.message = f"Running {classes.get(node, 'node ' + node)}"
-        elif kind == "progress":
-            value, maximum = data.get("value"), data.get("max")
-            if isinstance(value, (int, float)) and isinstance(maximum, (int, float)) and maximum > 0:
-                self.started = True
-                node = str(data["node"]) if data.get("node") is not None else self.current or self._guess_running()
-                if node is not None and node != self.current:
-                    self._start_node(node)
-                self.node_fraction = min(1.0, max(0.0, value / maximum))
-                name = classes.get(node or "", "node")
-                self.message = f"Running {name}: step {int(value)}/{int(maximum)}"
-        elif kind == "executed":
-            if data.get("node") is not None:
-                self.done.add(str(data["node"]))
-        elif kind == "execution_success":
-            self.finished = True
-        elif kind == "execution_error":
-            raise execution_error(data)
-        elif kind == "execution_interrupted":
-            raise _Interrupted()
-        # progress_state, executed, crystools.*, anything new: nothing to do
-
-
-def execution_error(data: dict) -> PermanentProviderError:
-    node = data.get("node_id")
-    node_type = data.get("node_type") or "?"
-    exc_message = str(data.get("exception_message") or "").strip() or "unknown error"
-    exc_type = data.get("exception_type") or ""
-    where = f"node {node} ({node_type})" if node is not None else "the workflow"
-    return PermanentProviderError(
-        f"ComfyUI failed in {where}: {exc_type + ': ' if exc_type else ''}{exc_message}",
-        details={"node_id": node, "node_type": node_type, "exception_type": exc_type,
-                 "exception_message": exc_message},
-    )
 
 
 # --------------------------------------------------------------------------- adapter

@@ -45,6 +45,21 @@ class World:
         return Membership.objects.get(project=self.project, user=self.users[key])
 
 
+@pytest.fixture
+def browser():
+    """``browser(user)`` → a Django test client signed in with a session (as the media view
+    sees a person; APIClient.force_authenticate reaches DRF views only). None: anonymous."""
+    from django.test import Client
+
+    def make(user=None):
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     """PBKDF2 at its production cost is ~0.3 s a user; these tests make many users."""

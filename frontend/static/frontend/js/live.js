@@ -1,9 +1,29 @@
 // Open the project's socket for a page and hand it to the shell (bell, presence, live dot).
-import { ProjectSocket } from './socket.js';
+//
+// connectProject() answers at once with a relay that re-dispatches the ProjectSocket's events
+// ('event', 'progress', 'presence', 'notification', 'status', 'session'), so a page wires its
+// listeners before the socket module has even loaded. If the socket cannot be started, the page
+// still works from the API and the live dot says "offline".
+
 import { attachSocket } from './shell.js';
 
+const RELAYED = ['event', 'progress', 'presence', 'notification', 'status', 'session'];
+
 export function connectProject(projectId, options = {}) {
-  const socket = new ProjectSocket(projectId, options);
-  attachSocket(socket);
-  return socket;
+  const relay = new EventTarget();
+  relay.socket = null;
+  attachSocket(relay);
+  import('./socket.js')
+    .then(({ ProjectSocket }) => {
+      const socket = new ProjectSocket(projectId, options);
+      relay.socket = socket;
+      for (const type of RELAYED) {
+        socket.addEventListener(type, (event) => relay.dispatchEvent(new CustomEvent(type, { detail: event.detail })));
+      }
+    })
+    .catch((error) => {
+      console.error('live updates unavailable', error); // eslint-disable-line no-console
+      relay.dispatchEvent(new CustomEvent('status', { detail: { state: 'closed' } }));
+    });
+  return relay;
 }

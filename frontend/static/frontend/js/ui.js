@@ -48,10 +48,8 @@ export function avatarHue(id) {
 export function initials(name) {
   const text = String(name || '').trim();
   if (!text) return '?';
-  if (/[\u4e00-\u9fff]/.test(text)) {
-    const han = [...text.replace(/\s+/g, '')];
-    return han.length > 2 ? han.slice(-2).join('') : han.join('');
-  }
+  const han = text.match(/[\u4e00-\u9fff]/);
+  if (han) return han[0]; // the family name of a Chinese name
   const words = text.replace(/[_.-]/g, ' ').split(/\s+/).filter(Boolean);
   if (words.length >= 2) return (words[0][0] + words[1][0]).toUpperCase();
   return (words[0] || text).slice(0, 2).toUpperCase();
