@@ -120,5 +120,14 @@ def write_json(path: str | None, payload: dict) -> None:
         Path(path).write_text(json.dumps(payload, indent=2, default=str))
 
 
+def machine() -> str:
+    """Cores and load when the benchmark starts: figures from a busy machine read differently."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = math.nan
+    return f"{os.cpu_count()} cores, load average {load:.1f} at start"
+
+
 def say(*parts) -> None:
     print(*parts, flush=True)

@@ -41,7 +41,19 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import BASE_DIR, RUN_ID, fmt, ratio, remove_tree, say, summary, table, throwaway_environment, write_json  # noqa: E402
+from _common import (  # noqa: E402
+    BASE_DIR,
+    RUN_ID,
+    fmt,
+    machine,
+    ratio,
+    remove_tree,
+    say,
+    summary,
+    table,
+    throwaway_environment,
+    write_json,
+)
 
 EVENT_TYPE = "bench.ping"
 MAX_RECONNECTS = 5
@@ -480,6 +492,8 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=240, help="hard bound on every wait, seconds")
     parser.add_argument("--connect-concurrency", type=int, default=25, help="handshakes in flight at once")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--profile-server", metavar="FILE",
+                        help="run the studio server under cProfile and write its stats to FILE (slows it down)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
 
@@ -508,7 +522,7 @@ def orchestrate(args) -> int:
         call_command("migrate", verbosity=0, interactive=False)
         project, users, tokens = seed(args.sockets)
         say(f"event_fanout: {args.sockets} sockets, {args.events} events at {', '.join(map(rate_label, rates))}; "
-            f"Redis {redis_url} prefix {prefix}; SQLite in {var_dir}")
+            f"Redis {redis_url} prefix {prefix}; SQLite in {var_dir}; {machine()}")
         results = {}
 
         # --- baseline: plain websockets server fed by Redis PUBLISH ------------------------------
@@ -545,7 +559,8 @@ def orchestrate(args) -> int:
         log = var_dir / "web.log"
         with open(log, "ab") as out:
             server = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "studio.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+                [sys.executable, *(["-m", "cProfile", "-o", args.profile_server] if args.profile_server else []),
+                 "-m", "uvicorn", "studio.asgi:application", "--host", "127.0.0.1", "--port", str(port),
                  "--no-access-log", "--log-level", "warning"],
                 env={**os.environ}, cwd=BASE_DIR, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         wait_for_http(port, server, 60, log)

@@ -2,10 +2,12 @@
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, mixins, status, viewsets
+from rest_framework import generics, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from studio.api import StudioPagination
 
 from . import services
 from .diff import revision_diff
@@ -406,19 +408,31 @@ class MyWork(generics.ListAPIView):
         return filter_shots(services.my_work(self.request.user), self.request)
 
 
+class NotificationPagination(StudioPagination):
+    """A page of notifications, with the user's unread count beside it (and in the schema)."""
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        response.data["unread_count"] = Notification.objects.for_user(self.request.user).unread().count()
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        schema = super().get_paginated_response_schema(schema)
+        schema["properties"]["unread_count"] = {"type": "integer", "example": 3}
+        schema.setdefault("required", []).append("unread_count")
+        return schema
+
+
+@extend_schema(parameters=[OpenApiParameter("unread", str, description="1: unread ones only")])
 class NotificationList(generics.ListAPIView):
     serializer_class = NotificationSerializer
+    pagination_class = NotificationPagination
 
     def get_queryset(self):
         queryset = Notification.objects.for_user(self.request.user).select_related("project", "shot", "actor")
         if self.request.query_params.get("unread") in ("1", "true"):
             queryset = queryset.unread()
         return queryset
-
-    def list(self, request, *args, **kwargs):
-        response = super().list(request, *args, **kwargs)
-        response.data["unread_count"] = Notification.objects.for_user(request.user).unread().count()
-        return response
 
 
 class NotificationRead(APIView):

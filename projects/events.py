@@ -32,6 +32,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from .models import Event, Project
 
@@ -174,50 +175,51 @@ class _Publisher:
                     await previous.flush()
                 except Exception:  # noqa: BLE001 - it may be the broken one
                     pass
-        await layer.group_send(group, message)
+        try:
+            await layer.group_send(group, message)
+        except RedisConnectionError:
+            # The pooled connection died with a Redis restart; the retry opens a new one.
+            await layer.group_send(group, message)
 
-    def send(self, group: str, message: dict) -> None:
+    def send(self, group: str, message: dict, wait: bool = True) -> None:
         layer = get_channel_layer()
         if layer is None:
             return
         if time.monotonic() < self._down_until:
             log.debug("channel layer marked down; not publishing to %s", group)
             return
-        timeout = float(getattr(settings, "PUBLISH_TIMEOUT_S", 2.0))
         future = asyncio.run_coroutine_threadsafe(self._send(layer, group, message), self._ensure_loop())
+        if not wait:
+            future.add_done_callback(lambda done: self._check(group, done))
+            return
         try:
-            future.result(timeout)
+            future.result(float(getattr(settings, "PUBLISH_TIMEOUT_S", 2.0)))
         except Exception as exc:  # noqa: BLE001 - Redis may be away; the DB has the event
             future.cancel()
-            self._down_until = time.monotonic() + float(getattr(settings, "PUBLISH_RETRY_AFTER_S", 1.0))
-            reason = "timed out" if isinstance(exc, FutureTimeout) else f"{type(exc).__name__}: {exc}"
-            log.warning("could not publish to %s (%s); sockets will deliver it from the event log", group, reason)
+            self._failed(group, exc)
         else:
             self._down_until = 0.0
+
+    def _check(self, group: str, future) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            self._failed(group, future.exception())
+
+    def _failed(self, group: str, exc: BaseException) -> None:
+        self._down_until = time.monotonic() + float(getattr(settings, "PUBLISH_RETRY_AFTER_S", 1.0))
+        reason = "timed out" if isinstance(exc, FutureTimeout) else f"{type(exc).__name__}: {exc}"
+        log.warning("could not publish to %s (%s); sockets will deliver it from the event log", group, reason)
 
 
 _publisher = _Publisher()
 
 
 def _group_send(group: str, message: dict) -> None:
-    """Publish ``message`` (already serialised once) to ``group``, from sync or async code.
-
-    From a thread running an event loop (a consumer, an async view) the send is scheduled on
-    that loop and not awaited, so the loop never blocks; elsewhere it goes through the
-    process's publisher thread.
-    """
+    """Publish ``message`` (already serialised once) to ``group`` through the process's
+    publisher thread. Sync callers wait for it (bounded); a caller on a thread that runs an
+    event loop (a consumer, an async view) does not, so its loop never blocks."""
     try:
-        loop = asyncio.get_running_loop()
+        asyncio.get_running_loop()
     except RuntimeError:
         _publisher.send(group, message)
-        return
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    task = loop.create_task(layer.group_send(group, message))
-    task.add_done_callback(_log_failed_send)
-
-
-def _log_failed_send(task: asyncio.Task) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("could not publish (%s); sockets will deliver it from the event log", task.exception())
+    else:
+        _publisher.send(group, message, wait=False)

@@ -7,7 +7,7 @@ the sockets publish is always committed.
 import re
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
@@ -31,6 +31,17 @@ from .permissions import Action, can, require
 User = get_user_model()
 
 # --- projects and members -----------------------------------------------------------
+
+
+def create_unique(model, field: str, message: str, **values):
+    """Create a row under a unique constraint; a writer that raced us past the serializer's
+    check gets the same readable 400, not a 500 (a savepoint keeps the transaction usable)."""
+    try:
+        with transaction.atomic():
+            return model.objects.create(**values)
+    except IntegrityError:
+        raise ValidationError({field: [message]}) from None
+
 
 
 @transaction.atomic
@@ -118,7 +129,8 @@ def add_member(actor: Membership, username: str, role: str) -> Membership:
         raise ValidationError({"username": [f"No user named “{username}”."]})
     if Membership.objects.filter(project_id=actor.project_id, user=user).exists():
         raise ValidationError({"username": [f"{username} is already a member."]})
-    membership = Membership.objects.create(project_id=actor.project_id, user=user, role=role)
+    membership = create_unique(Membership, "username", f"{username} is already a member.",
+                               project_id=actor.project_id, user=user, role=role)
     record_event(actor.project_id, "member.added", actor.user, member_payload(membership))
     return membership
 
@@ -156,7 +168,8 @@ def remove_member(actor: Membership, target: Membership) -> None:
 @transaction.atomic
 def create_sequence(membership: Membership, **fields) -> Sequence:
     require(membership, Action.PLAN_SHOTS)
-    sequence = Sequence.objects.create(project_id=membership.project_id, **fields)
+    sequence = create_unique(Sequence, "code", f"Sequence {fields.get('code')} already exists in this project.",
+                             project_id=membership.project_id, **fields)
     record_event(membership.project_id, "sequence.created", membership.user, {"sequence": sequence.pk, "code": sequence.code})
     return sequence
 
@@ -190,7 +203,8 @@ def create_shot(membership: Membership, **fields) -> Shot:
     require(membership, Action.PLAN_SHOTS)
     if fields.get("assignee") is not None:
         check_assignable(membership.project_id, fields["assignee"])
-    shot = Shot.objects.create(project_id=membership.project_id, **fields)
+    shot = create_unique(Shot, "code", f"Shot {fields.get('code')} already exists in this project.",
+                         project_id=membership.project_id, **fields)
     record_event(membership.project_id, "shot.created", membership.user, shot_payload(shot, fields))
     if shot.assignee_id and shot.assignee_id != membership.user_id:
         notify_assignment(shot, membership.user)

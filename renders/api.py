@@ -82,7 +82,10 @@ def filter_jobs(queryset, request):
 
 
 def jobs_response(jobs) -> Response:
-    return Response({"jobs": RenderJobSerializer(jobs, many=True).data}, status=status.HTTP_202_ACCEPTED)
+    """202 with the created jobs, read back in one query (whatever the number of jobs)."""
+    ids = [job.pk for job in jobs]
+    fresh = RenderJob.objects.filter(pk__in=ids).select_related(*JOB_RELATED).order_by("id")
+    return Response({"jobs": RenderJobSerializer(fresh, many=True).data}, status=status.HTTP_202_ACCEPTED)
 
 
 @extend_schema(parameters=[STATUS_PARAMETER])

@@ -38,6 +38,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from projects.events import actor_summary, ephemeral_message, event_message, project_group, to_json, user_group
 from projects.models import Event, Membership, Notification, Shot
@@ -134,6 +135,19 @@ class ProjectConsumer(AsyncWebsocketConsumer):
         self.client_window: list[float] = []
         self.link: LiveLink | None = None
 
+    async def __call__(self, scope, receive, send):
+        """Channels opens the consumer's channel before any handler runs; while Redis is away
+        that raises. Refuse such a handshake with one log line instead of a 500 and a
+        traceback; the client retries with backoff. (A 503 through the ``websocket.http.response``
+        extension would say more, but uvicorn 0.54 then logs a spurious error per refusal.)"""
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception as exc:
+            if hasattr(self, "base_send"):  # it failed later, inside a handler: a real error
+                raise
+            log.warning("socket refused: channel layer unavailable (%s)", exc)
+            await send({"type": "websocket.close", "code": 1013})
+
     # --- admission and catch-up ----------------------------------------------------------------
 
     async def connect(self):
@@ -193,7 +207,8 @@ class ProjectConsumer(AsyncWebsocketConsumer):
 
     async def emit(self, seq: int, type: str, text: str, data: dict | None = None) -> None:
         """Send one stored event, the next in order; the caller holds ``deliver_lock``."""
-        await self.send_text(text)
+        if not await self.send_text(text):
+            return
         self.last_seq = seq
         if type == "member.removed" and event_data(text, data).get("user") == self.user.pk:
             await self.drop(CLOSE_REVOKED)
@@ -269,19 +284,25 @@ class ProjectConsumer(AsyncWebsocketConsumer):
         try:
             change = await write()
             if change.changed:
-                await self.channel_layer.group_send(project_group(self.project_id), {
+                message = {
                     "type": "studio.message",
                     "text": to_json(ephemeral_message(self.project_id, "presence", {"users": change.users})),
-                })
+                }
+                try:
+                    await self.channel_layer.group_send(project_group(self.project_id), message)
+                except RedisConnectionError:  # a pooled connection Redis dropped: once more, afresh
+                    await self.channel_layer.group_send(project_group(self.project_id), message)
         except Exception as exc:  # noqa: BLE001 - presence is best effort; the next heartbeat repairs it
             log.warning("presence update for project %s failed: %s", self.project_id, exc)
 
     # --- leaving -----------------------------------------------------------------------------------
 
-    async def send_text(self, text: str) -> None:
+    async def send_text(self, text: str) -> bool:
         async with self.send_lock:
-            if not self.closing:
-                await self.send(text_data=text)
+            if self.closing:
+                return False
+            await self.send(text_data=text)
+            return True
 
     async def drop(self, code: int) -> None:
         if not self.closing:
@@ -311,17 +332,20 @@ class LiveLink:
 
     Every ``REALTIME_CHECK_S`` (2 s) it
 
-    - checks the layer still delivers: Redis answers with the same ``run_id`` as before (a
-      restart loses every message in flight and every presence entry), and a ping published
-      to its own channel comes back. If not, every socket of this process is closed with
-      4503; each client reconnects (with backoff, until Redis is back) and catches up from
-      the table, its presence and unread count included;
     - reads the last ``seq`` of the projects its sockets watch (one query for all) and tops
-      up from the table any socket still behind what the previous check read: an event whose
-      publish was lost in a shorter blip reaches its sockets within two checks.
+      up from the table any socket still behind what the previous check read. So an event
+      whose publish was lost reaches its sockets within two checks, and while Redis is down
+      the open sockets keep receiving events, from the table;
+    - checks that the layer delivers: Redis answers with the same ``run_id`` (a restart loses
+      every message in flight and every presence entry) and a ping published to its own
+      channel comes back. When Redis is back after an outage, has restarted, or answers but
+      two pings in a row never arrive (a dead subscription), every socket of this process is
+      closed with 4503: each client reconnects and resyncs (events from its last seq,
+      presence, unread count). Sockets are not closed while Redis is still down, so clients
+      do not spin on refused reconnects, and channels-redis can unsubscribe them cleanly.
 
     channels-redis 4.3 does re-subscribe by itself after a Redis restart (checked), but what
-    was published before it had is gone; this covers that window and any future regression.
+    was published before it did is gone; this covers that window and any future regression.
     """
 
     _by_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -340,6 +364,8 @@ class LiveLink:
         self.receiver: asyncio.Task | None = None
         self.channel: str | None = None
         self.run_id: str | None = None
+        self.redis_down = False
+        self.misses = 0
         self.sent = self.echoed = 0
         self.echo = asyncio.Event()
 
@@ -352,7 +378,7 @@ class LiveLink:
         self.consumers.discard(consumer)
         if not self.consumers and self.task is not None:
             self.task.cancel()
-            self.task, self.run_id = None, None
+            self.task, self.run_id, self.redis_down, self.misses = None, None, False, 0
 
     async def run(self) -> None:
         interval = realtime_setting("REALTIME_CHECK_S", 2)
@@ -361,35 +387,46 @@ class LiveLink:
         try:
             while True:
                 await asyncio.sleep(interval)
-                if not await self.layer_delivers(layer, timeout=interval):
-                    self.reset_sockets()
-                    seen = {}
-                    continue
                 seen = await self.reconcile(seen)
+                if await self.must_resync(layer, timeout=interval):
+                    self.reset_sockets()
         finally:
             self.stop_receiver()
 
-    async def layer_delivers(self, layer, timeout: float) -> bool:
+    async def must_resync(self, layer, timeout: float) -> bool:
+        """True when the sockets may have missed live messages and Redis can take them back."""
         try:
             run_id = await presence.server_run_id()
-            if self.run_id is not None and run_id != self.run_id:
-                self.run_id = run_id
-                raise ConnectionError("Redis restarted")
-            self.run_id = run_id
+        except Exception as exc:  # noqa: BLE001 - Redis is down
+            if not self.redis_down:
+                log.warning("Redis is unreachable (%s); sockets get events from the log until it is back", exc)
+            self.redis_down = True
+            return False
+        restarted = self.run_id is not None and run_id != self.run_id
+        self.run_id = run_id
+        if self.redis_down or restarted:
+            log.warning("Redis is back%s; resyncing this process's sockets", " after a restart" if restarted else "")
+            self.redis_down, self.misses = False, 0
+            return True
+        if await self.ping(layer, timeout):
+            self.misses = 0
+            return False
+        self.misses += 1
+        self.stop_receiver()  # the next check pings on a fresh subscription
+        log.warning("channel layer ping did not come back (%s in a row)", self.misses)
+        return self.misses >= 2
+
+    async def ping(self, layer, timeout: float) -> bool:
+        try:
             if self.receiver is None or self.receiver.done():
                 self.channel = await layer.new_channel("studio.livelink.")
                 self.receiver = asyncio.create_task(self.receive_echoes(layer, self.channel))
             self.sent += 1
             await asyncio.wait_for(layer.send(self.channel, {"type": "ping", "n": self.sent}), timeout)
-            if await self.wait_for_echo(self.sent, timeout):
-                return True
-            log.warning("channel layer ping %s did not come back within %.1f s", self.sent, timeout)
-        except Exception as exc:  # noqa: BLE001 - Redis refused, timed out or restarted
-            log.warning("channel layer check failed: %s", exc or type(exc).__name__)
-        # The next check starts on a fresh subscription: one made while Redis was away may
-        # exist only in this process.
-        self.stop_receiver()
-        return False
+            return await self.wait_for_echo(self.sent, timeout)
+        except Exception as exc:  # noqa: BLE001 - Redis went away since run_id answered
+            log.info("channel layer ping failed: %s", exc)
+            return False
 
     def stop_receiver(self) -> None:
         if self.receiver is not None:
@@ -419,8 +456,6 @@ class LiveLink:
         return True
 
     def reset_sockets(self) -> None:
-        if self.consumers:
-            log.warning("channel layer lost messages; closing %d sockets so they resync", len(self.consumers))
         for consumer in list(self.consumers):
             asyncio.create_task(consumer.drop(CLOSE_RESYNC))
 

@@ -24,6 +24,10 @@ from datetime import datetime, timezone
 
 from django.conf import settings
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 
 def realtime_setting(name: str, default: float) -> float:
@@ -79,7 +83,12 @@ def _redis() -> tuple[aioredis.Redis, object]:
     loop = asyncio.get_running_loop()
     pair = _clients.get(loop)
     if pair is None or pair[2] != settings.REDIS_URL:
-        client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+        client = aioredis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5,
+            # After a Redis restart the pooled connection is dead; retry on a fresh one.
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
         pair = (client, client.register_script(_SCRIPT), settings.REDIS_URL)
         _clients[loop] = pair
     return pair[0], pair[1]

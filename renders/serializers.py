@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from projects.serializers import UserSummarySerializer
 
-from .models import RenderJob, Take
+from .models import RenderJob, RenderKind, Take
 
 
 def file_url(field) -> str | None:
@@ -62,7 +62,7 @@ class RenderRequestSerializer(serializers.Serializer):
     """What a render request may say; renders.services checks it against the project and shot."""
 
     provider = serializers.CharField(max_length=50)
-    kind = serializers.ChoiceField(choices=["image", "video"])
+    kind = serializers.ChoiceField(choices=RenderKind.choices)
     variants = serializers.IntegerField(min_value=1, max_value=8, default=1)
     seed = serializers.IntegerField(min_value=0, max_value=2**32 - 1, required=False, allow_null=True, default=None,
                                     help_text="Base seed: variant i gets seed + i. Random seeds when omitted.")
@@ -76,7 +76,7 @@ class RenderRequestSerializer(serializers.Serializer):
 
 class BatchRenderRequestSerializer(serializers.Serializer):
     provider = serializers.CharField(max_length=50)
-    kind = serializers.ChoiceField(choices=["image", "video"])
+    kind = serializers.ChoiceField(choices=RenderKind.choices)
     variants = serializers.IntegerField(min_value=1, max_value=8, default=1)
     seed = serializers.IntegerField(min_value=0, max_value=2**32 - 1, required=False, allow_null=True, default=None)
     params = serializers.DictField(required=False, default=dict)

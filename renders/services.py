@@ -15,12 +15,12 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from projects.events import publish_ephemeral, record_event
 from projects.exceptions import Conflict
 from projects.models import Membership, Notification, Project, PromptRevision, Shot, ShotStatus
-from projects.permissions import Action, require
+from projects.permissions import Action, can, require
 from projects.services import bump_shot, notify
 
 from .models import ACTIVE_STATUSES, TERMINAL_STATUSES, RenderJob, RenderKind, RenderStatus, ReviewStatus, Take
@@ -54,19 +54,25 @@ def check_review(membership: Membership, decision: str) -> None:
 
 @transaction.atomic
 def review_take(membership: Membership, take: Take, decision: str, note: str = "") -> Take:
-    """Record a review decision; approving also makes the take the shot's current one."""
+    """Record a review decision; approving also makes the take the shot's current one.
+
+    Asking for changes moves the shot to "changes", except that an approved shot is
+    reopened only by someone who may approve (as with the status itself). The shot is
+    locked before the take, in the order every other shot writer takes them.
+    """
     check_review(membership, decision)
-    take = Take.objects.select_for_update().select_related("shot").get(pk=take.pk)
+    shot = Shot.objects.select_for_update().get(pk=take.shot_id)
+    take = Take.objects.select_for_update().get(pk=take.pk)
     take.review_status = DECISIONS[decision]
     take.review_note = note
     take.reviewed_by = membership.user
     take.reviewed_at = timezone.now()
     take.save(update_fields=["review_status", "review_note", "reviewed_by", "reviewed_at"])
     record_event(take.project_id, "take.reviewed", membership.user, {**take_payload(take), "decision": decision, "note": note[:200]})
-    shot = Shot.objects.select_for_update().get(pk=take.shot_id)
     if decision == "approve":
         bump_shot(shot, membership.user, {"status": ShotStatus.APPROVED, "current_take": take})
-    elif shot.status != ShotStatus.CHANGES and decision == "changes":
+    elif decision == "changes" and shot.status != ShotStatus.CHANGES and (
+            shot.status != ShotStatus.APPROVED or can(membership, Action.APPROVE)):
         bump_shot(shot, membership.user, {"status": ShotStatus.CHANGES})
     if take.created_by_id and take.created_by_id != membership.user_id:
         verb = {"approve": "approved", "changes": "asked for changes on", "reject": "rejected"}[decision]
@@ -78,11 +84,14 @@ def review_take(membership: Membership, take: Take, decision: str, note: str = "
 
 @transaction.atomic
 def set_current_take(membership: Membership, shot: Shot, take_id: int) -> Shot:
+    """Pick the take that represents the shot; on an approved shot that is the approver's call."""
     require(membership, Action.EDIT_PROMPT)
     take = Take.objects.filter(pk=take_id, shot=shot).first()
     if take is None:
         raise ValidationError({"take": ["That take does not belong to this shot."]})
     shot = Shot.objects.select_for_update().get(pk=shot.pk)
+    if shot.status == ShotStatus.APPROVED and shot.current_take_id != take.pk and not can(membership, Action.APPROVE):
+        raise PermissionDenied("Only directors and owners can change the take of an approved shot.")
     if shot.current_take_id != take.pk:
         bump_shot(shot, membership.user, {"current_take": take})
     return shot

@@ -1,12 +1,16 @@
-"""Real takes for the review browser tests: clips and stills rendered by the local provider.
+"""Shared pieces of the shot/review browser tests.
 
-The files go through the same storage, thumbnail and poster helpers as the worker's, so the
-player gets a real H.264 MP4 (with the frame number burnt in) served by the media view.
+Takes are real: clips and stills rendered by the local provider and stored through the same
+storage, thumbnail and poster helpers as the worker's, so the player gets a real H.264 MP4
+(with the frame number burnt in) served by the media view with HTTP Range. The browser is
+Debian's Chromium driven by Playwright, one context per user.
 """
+import os
 import tempfile
 import uuid
 from pathlib import Path
 
+import pytest
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db.models import Max
@@ -54,3 +58,95 @@ def make_take(shot: Shot, user, *, kind: str = "video", seconds: float = 3.0, fp
         height=info.height, duration_s=info.duration_s, fps=info.fps, frame_count=info.frame_count if kind == "video" else 1,
         seed=seed, params=result.params, provider="local", created_by=user,
     )
+
+
+# --- browser -------------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+@pytest.fixture(scope="session")
+def rv_browser(django_db_setup):
+    """Debian's Chromium through Playwright (its own browser download does not work here).
+
+    Playwright's sync API keeps an event loop running in this thread, which makes Django
+    refuse ORM calls; the tests' ORM calls between browser steps are plain synchronous
+    ones, so they are allowed while the browser is up (and the test database exists first).
+    """
+    from playwright.sync_api import sync_playwright
+
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def open_page(browser, server, user, path, *, viewport=VIEWPORT, locale="en-US"):
+    """A new browser context signed in as ``user`` (its own cookies), on ``path``; console errors collected."""
+    from tests.servers import session_cookie
+
+    name, value = session_cookie(user).split("=", 1)
+    context = browser.new_context(viewport=viewport, locale=locale)
+    context.add_cookies([{"name": name, "value": value, "url": server.url}])
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.goto(server.url + path)
+    page.wait_for_selector("[data-ready='true']", timeout=20_000)
+    return page
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path))
+    return path
+
+
+def wait_for_frame(page, frame: int, player: str = "studioPlayer") -> None:
+    """Until the player has settled on ``frame`` (no seek pending); says where it is if it never does."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            f"() => window.{player} && window.{player}.target === null && window.{player}.frame === {frame}"
+            f" && !window.{player}.media.seeking", timeout=10_000)
+    except PlaywrightTimeout:
+        state = page.evaluate(f"""() => {{ const p = window.{player}; return p && {{frame: p.frame, target: p.target,
+            time: p.media.currentTime, seeking: p.media.seeking, paused: p.media.paused, ready: p.media.readyState,
+            focus: document.activeElement && document.activeElement.outerHTML.slice(0, 120)}}; }}""")
+        raise AssertionError(f"the player did not settle on frame {frame}: {state}") from None
+
+
+def frame_of_current_time(page, player: str = "studioPlayer") -> int:
+    """The frame the <video>'s currentTime falls in, by the one convention (floor(t*fps + 1e-6))."""
+    return page.evaluate(f"() => Math.floor(window.{player}.media.currentTime * window.{player}.fps + 1e-6)")
+
+
+CANVAS_INK = """(canvas) => {
+  const ctx = canvas.getContext('2d');
+  const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+  let n = 0;
+  for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n += 1;
+  return n;
+}"""
+
+CANVAS_INK_NEAR = """(canvas, [fx, fy]) => {
+  const ctx = canvas.getContext('2d');
+  const x = Math.round(fx * canvas.width), y = Math.round(fy * canvas.height), r = Math.round(canvas.width * 0.01);
+  const data = ctx.getImageData(x - r, y - r, 2 * r + 1, 2 * r + 1).data;
+  let n = 0;
+  for (let i = 3; i < data.length; i += 4) if (data[i] > 40) n += 1;
+  return n;
+}"""

@@ -341,3 +341,63 @@ def test_deleting_a_project_removes_everything_and_its_files(world, api, setting
     assert not Project.objects.filter(pk=world.project.pk).exists()
     assert not Shot.objects.filter(project_id=world.project.pk).exists()
     assert not [p for p in folder.rglob("*") if p.is_file()]
+
+
+def test_a_racing_duplicate_past_the_serializer_is_still_a_400(project, director):
+    """Two requests that both passed the serializer's uniqueness check: the loser gets a 400."""
+    from rest_framework.exceptions import ValidationError
+
+    from projects import services
+
+    membership = Membership.objects.select_related("user").get(project=project, user=director)
+    services.create_sequence(membership, code="SQ01")
+    services.create_shot(membership, code="SH01")
+    with pytest.raises(ValidationError) as error:
+        services.create_sequence(membership, code="SQ01")
+    assert "already exists" in str(error.value.detail)
+    with pytest.raises(ValidationError):
+        services.create_shot(membership, code="SH01")
+    with pytest.raises(ValidationError):
+        services.add_member(membership, Membership.objects.get(project=project, user=director).user.username, "artist")
+    assert Shot.objects.filter(project=project).count() == 1  # and the transaction is still usable
+
+
+def test_revision_assets_must_be_this_projects(world, api):
+    from tests.factories import AssetFactory
+
+    foreign = AssetFactory()
+    response = api(world.users["artist"]).post(
+        f"/api/shots/{world.shot.pk}/revisions/",
+        {"prompt": "x", "base": world.rev2.pk, "assets": [world.asset.pk, foreign.pk]}, format="json")
+    assert response.status_code == 400 and "assets" in response.json()
+    response = api(world.users["artist"]).post(
+        f"/api/shots/{world.shot.pk}/revisions/",
+        {"prompt": "x", "base": world.rev2.pk, "assets": [world.asset.pk], "presets": [world.preset.pk]}, format="json")
+    assert response.status_code == 201
+    assert response.json()["assets"] == [world.asset.pk] and response.json()["presets"] == [world.preset.pk]
+
+
+def test_an_approved_shot_is_reopened_only_by_an_approver(world, api):
+    from tests.factories import TakeFactory
+
+    director, reviewer, artist = (api(world.users[r]) for r in ("director", "reviewer", "artist"))
+    assert director.post(f"/api/takes/{world.take.pk}/review/", {"decision": "approve"}, format="json").status_code == 200
+    assert Shot.objects.get(pk=world.shot.pk).status == "approved"
+
+    # a reviewer's "changes" is recorded on the take, but the shot stays approved
+    response = reviewer.post(f"/api/takes/{world.take.pk}/review/", {"decision": "changes", "note": "hmm"},
+                             format="json")
+    assert response.status_code == 200 and response.json()["review_status"] == "changes"
+    assert Shot.objects.get(pk=world.shot.pk).status == "approved"
+
+    # an artist may not swap the approved take out
+    newer = TakeFactory(shot=world.shot, number=5)
+    response = artist.post(f"/api/shots/{world.shot.pk}/current-take/", {"take": newer.pk}, format="json")
+    assert response.status_code == 403 and "approved shot" in response.json()["detail"]
+    assert Shot.objects.get(pk=world.shot.pk).current_take_id == world.take.pk
+
+    # the director may do both
+    assert director.post(f"/api/shots/{world.shot.pk}/current-take/", {"take": newer.pk},
+                         format="json").status_code == 200
+    assert director.post(f"/api/takes/{newer.pk}/review/", {"decision": "changes"}, format="json").status_code == 200
+    assert Shot.objects.get(pk=world.shot.pk).status == "changes"

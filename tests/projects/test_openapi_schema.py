@@ -69,6 +69,9 @@ def test_documented_shapes(schema):
     assert "409" in patch["responses"]
     upload = generated["paths"]["/api/projects/{project_id}/assets/"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in upload
+    page = generated["paths"]["/api/notifications/"]["get"]["responses"]["200"]["content"]["application/json"]
+    page_schema = components[page["schema"]["$ref"].rsplit("/", 1)[-1]]
+    assert {"count", "next", "previous", "results", "unread_count"} <= set(page_schema["properties"])
 
 
 @pytest.mark.django_db

@@ -31,19 +31,7 @@ def shot_patch(shot, **changes):
 
 
 # Each action: (method, url and body from the world and the acting user, {role: expected status}).
-# A ``setup`` step may prepare the world for the acting user first (e.g. assign them the shot).
-
-
-def assign_to(user):
-    def setup(w):
-        Shot.objects.filter(pk=w.shot.pk).update(assignee=user(w))
-    return setup
-
-
-def acting(w, role):
-    return w.users[role]
-
-
+# SETUP below may prepare the world for the acting user first (e.g. assign them the shot).
 ACTIONS = {
     # --- everyone who is a member ------------------------------------------------------------
     "read project": ("get", lambda w, u: (f"/api/projects/{w.project.pk}/", None), expect("guest", 200)),

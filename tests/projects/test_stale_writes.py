@@ -55,8 +55,7 @@ def test_a_patch_without_a_version_is_a_400_and_changes_nothing(world, api):
     assert Shot.objects.get(pk=shot.pk).title == shot.title
 
 
-def test_a_stale_version_wins_over_permission_checks_only_for_members(world, api):
-    """A guest with a stale version learns nothing new (they can read the shot anyway)."""
+def test_a_guest_with_the_current_version_is_still_refused(world, api):
     shot = Shot.objects.get(pk=world.shot.pk)
     response = api(world.users["guest"]).patch(f"/api/shots/{shot.pk}/", {"title": "x", "version": shot.version},
                                                format="json")

@@ -63,8 +63,8 @@ class Socket:
         self.ws.close()
 
 
-def open_socket(server, project_id, *, user=None, token=None, after=None, origin=None, header_token=None,
-                session=True) -> Socket:
+def open_socket(server, project_id, *, user=None, cookie=None, token=None, after=None, origin=None,
+                header_token=None) -> Socket:
     """Connect to ``/ws/projects/<id>/`` as a browser would (session cookie, Origin) or a script would."""
     path = f"/ws/projects/{project_id}/"
     query = []
@@ -73,8 +73,10 @@ def open_socket(server, project_id, *, user=None, token=None, after=None, origin
     if token is not None:
         query.append(f"token={token}")
     headers = {}
-    if user is not None and session:
-        headers["Cookie"] = session_cookie(user)
+    if user is not None:
+        cookie = session_cookie(user)
+    if cookie is not None:
+        headers["Cookie"] = cookie
     if header_token is not None:
         headers["Authorization"] = f"Token {header_token}"
     ws = connect(

@@ -1,4 +1,5 @@
 """Catch-up without loss: every stored event after ``after``, then live ones; no gap, no duplicate."""
+import time
 from unittest import mock
 
 import pytest
@@ -19,10 +20,10 @@ def test_every_seq_exactly_once_while_two_writers_race_the_connects(server, proj
     for writer in writers:
         writer.start()
     while sum(w.done for w in writers) < total // 5:
-        pass
+        time.sleep(0.002)
     early = open_socket(server, project.pk, user=owner, after=0)  # connects mid-stream, from the start
     while sum(w.done for w in writers) < total // 2:
-        pass
+        time.sleep(0.002)
     middle = open_socket(server, project.pk, user=artist, after=40)  # a reconnect, mid-stream
     for writer in writers:
         writer.finish()

@@ -313,6 +313,35 @@ def test_canceling_a_running_job_stops_its_task(api, project, settings):
     assert not Semaphore(*services.slot_for("local", {})).holders()  # its slot is free again
 
 
+@pytest.mark.django_db(transaction=True)
+def test_canceling_a_running_remote_job_cancels_it_at_the_provider(api, replicate_project, replicate):
+    replicate.steps = 10_000  # a prediction that would run for a long time
+    shot = small_shot(replicate_project)
+    user = artist_of(replicate_project)
+    (job,) = new_jobs(shot, user, provider="replicate")
+    outcome = []
+
+    def execute():
+        try:
+            outcome.append(pipeline.run_job(job.pk))
+        finally:
+            from django.db import connection
+
+            connection.close()
+
+    thread = threading.Thread(target=execute)
+    thread.start()
+    wait_for(lambda: RenderJob.objects.filter(pk=job.pk, status="running").exclude(provider_job_id="").exists(), 15,
+             message="the prediction to be submitted")
+    prediction = RenderJob.objects.get(pk=job.pk).provider_job_id
+    assert api(user).post(f"/api/renders/{job.pk}/cancel/").status_code == 200
+    thread.join(10)
+    assert not thread.is_alive() and outcome[0].result == "canceled"
+    assert replicate.requests_to("POST", f"/v1/predictions/{prediction}/cancel")
+    assert replicate.predictions[prediction].status == "canceled"
+    assert not Take.objects.exists()
+
+
 # --- provider slots ------------------------------------------------------------------------
 
 

@@ -331,3 +331,20 @@ def test_duration_comes_from_the_shot_for_video(api, project, artist):
                            format="json").data["jobs"][0]
     assert (job["params"]["duration_s"], job["params"]["fps"], job["params"]["source_take"]) == (2.5, 12, take.pk)
     assert job["source_take"] == take.pk
+
+
+def test_creating_renders_takes_the_same_number_of_queries_for_one_or_eight_variants(api, shot, artist):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api(artist)
+    counts = []
+    for variants in (1, 8):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(renders_url(shot), {"provider": "local", "kind": "image", "variants": variants},
+                                   format="json")
+        assert response.status_code == 202 and len(response.data["jobs"]) == variants
+        per_event = ("INSERT INTO \"projects_event\"", "UPDATE \"projects_project\"",
+                     "SELECT \"projects_project\".\"last_event_seq\"", "SAVEPOINT", "RELEASE SAVEPOINT")
+        counts.append(len([q for q in queries if not q["sql"].startswith(per_event)]))
+    assert counts[0] == counts[1]  # only the per-job events grow with the number of jobs

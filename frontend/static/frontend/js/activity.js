@@ -120,7 +120,7 @@ function describe(event) {
       }
       if (d.status === 'failed') return ['alert', sentence(gettext('A %(kind)s render of %(shot)s failed'), { kind, shot: shot() }), d.error];
       if (d.status === 'canceled') return ['x', sentence(gettext('%(actor)s canceled a %(kind)s render of %(shot)s'), { actor, kind, shot: shot() })];
-      return null; // running / succeeded: the take.created line says it better
+      return null;
     }
     case 'take.created': {
       const link = el('a', { href: `/p/${project.id}/review/${d.take}/` }, interpolate(gettext('Take %(n)s'), { n: d.number }, true));
@@ -140,9 +140,11 @@ function describe(event) {
   }
 }
 
-/** Events that say nothing the line next to them does not: the automatic first take. */
+/** Events that say nothing the lines next to them do not: the automatic first take, a render
+ *  starting to run or succeeding (its take's line says it better). */
 function redundant(event) {
   const d = event.data || {};
+  if (event.type === 'render.state') return d.status === 'running' || d.status === 'succeeded';
   return event.type === 'shot.updated' && !event.actor && (d.fields || []).length === 1 && d.fields[0] === 'current_take';
 }
 
@@ -183,11 +185,11 @@ function describeFold(events) {
   const count = events.length;
   if (first.type === 'take.created') {
     return ['layers', sentence(ngettext('%(count)s new take: %(shots)s', '%(count)s new takes: %(shots)s', count),
-      { count: String(count), shots: shotList(events) }), null, events.map((e) => e.data.thumbnail_url).filter(Boolean)];
+      { count: String(count), shots: el('span', { class: 'muted' }, shotList(events)) }), null, events.map((e) => e.data.thumbnail_url).filter(Boolean)];
   }
   const kind = RENDER_KIND()[first.data.kind] || first.data.kind;
   return ['render', sentence(ngettext('%(actor)s started %(count)s %(kind)s render: %(shots)s', '%(actor)s started %(count)s %(kind)s renders: %(shots)s', count),
-    { actor: who(first), count: String(count), kind, shots: shotList(events) })];
+    { actor: who(first), count: String(count), kind, shots: el('span', { class: 'muted' }, shotList(events)) })];
 }
 
 function thumbStrip(urls) {

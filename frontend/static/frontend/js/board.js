@@ -143,11 +143,11 @@ class ShotCard {
     const comments = shot.comment_count || 0;
     this.comments.replaceChildren(icon('comment'), formatNumber(comments));
     this.comments.classList.toggle('has-some', comments > 0);
-    this.comments.title = nt('%(count)s comment', '%(count)s comments', comments);
+    this.comments.title = nt(ngettext('%(count)s comment', '%(count)s comments', comments), comments);
     const takes = shot.take_count || 0;
     this.takes.replaceChildren(icon('layers'), formatNumber(takes));
     this.takes.classList.toggle('has-some', takes > 0);
-    this.takes.title = nt('%(count)s take', '%(count)s takes', takes);
+    this.takes.title = nt(ngettext('%(count)s take', '%(count)s takes', takes), takes);
     const person = shot.assignee;
     this.assignee.replaceChildren(avatar(person, 'sm', {
       title: person ? interpolate(gettext('Assigned to %(name)s'), { name: displayName(person) }, true) : gettext('Unassigned'),
@@ -162,8 +162,8 @@ class ShotCard {
     this.node.classList.toggle('is-rendering', Boolean(summary));
     if (summary) {
       const label = summary.running.length
-        ? nt('Rendering %(count)s', 'Rendering %(count)s', summary.jobs.length)
-        : nt('%(count)s queued', '%(count)s queued', summary.jobs.length);
+        ? nt(ngettext('Rendering %(count)s', 'Rendering %(count)s', summary.jobs.length), summary.jobs.length)
+        : nt(ngettext('%(count)s queued', '%(count)s queued', summary.jobs.length), summary.jobs.length);
       this.renderLabel.replaceChildren(el('span', { class: 'spinner', 'aria-hidden': 'true' }), label,
         summary.progress === null ? '' : el('span', { class: 'pct', dataset: { role: 'pct' } }, formatPercent(summary.progress)));
       setProgress(this.bar, summary.progress);
@@ -235,7 +235,7 @@ function sequenceHead(seq, shots) {
   const bar = progressBar(all.length ? approved / all.length : 0, { label: gettext('Approved shots') });
   bar.classList.add('progress-success', 'seq-bar');
   const head = el('div', { class: 'seq-head' }, heading,
-    el('span', { class: 'seq-meta' }, nt('%(count)s shot', '%(count)s shots', all.length)),
+    el('span', { class: 'seq-meta' }, nt(ngettext('%(count)s shot', '%(count)s shots', all.length), all.length)),
     bar,
     el('span', { class: 'seq-meta num' }, interpolate(gettext('%(done)s of %(total)s approved'),
       { done: formatNumber(approved), total: formatNumber(all.length) }, true)));
@@ -305,8 +305,8 @@ function renderCounts() {
   const shown = visibleShots().length;
   const parts = [hasFilters()
     ? interpolate(gettext('%(shown)s of %(total)s shots'), { shown: formatNumber(shown), total: formatNumber(state.shots.size) }, true)
-    : nt('%(count)s shot', '%(count)s shots', state.shots.size)];
-  if (rendering) parts.push(nt('%(count)s rendering', '%(count)s rendering', rendering));
+    : nt(ngettext('%(count)s shot', '%(count)s shots', state.shots.size), state.shots.size)];
+  if (rendering) parts.push(nt(ngettext('%(count)s rendering', '%(count)s rendering', rendering), rendering));
   $('summary').textContent = parts.join(' · ');
   $('clear-filters').hidden = !hasFilters();
 }
@@ -395,7 +395,7 @@ function syncSelection() {
   const count = state.selected.size;
   boardEl.classList.toggle('is-selecting', count > 0);
   $('bulkbar').hidden = count === 0 || !can('render');
-  $('selected-count').textContent = nt('%(count)s shot selected', '%(count)s shots selected', count);
+  $('selected-count').textContent = nt(ngettext('%(count)s shot selected', '%(count)s shots selected', count), count);
 }
 
 function clearSelection() {
@@ -427,7 +427,7 @@ async function startBatch() {
     const result = await api.post(`/api/projects/${project.id}/renders/batch/`, body);
     const jobs = (result && result.jobs) || [];
     for (const job of jobs) trackJob(job);
-    toast(nt('Started %(count)s render', 'Started %(count)s renders', jobs.length), 'success');
+    toast(nt(ngettext('Started %(count)s render', 'Started %(count)s renders', jobs.length), jobs.length), 'success');
     clearSelection();
   } catch (error) {
     toastError(error);

@@ -13,9 +13,11 @@ export function t(message, values) {
   return values ? interpolate(text, values, true) : text;
 }
 
-/** ngettext with named placeholders; ``count`` also fills %(count)s. */
-export function nt(singular, plural, count, values = {}) {
-  return interpolate(ngettext(singular, plural, count), { count: formatNumber(count), ...values }, true);
+/** Fill a plural form with the count (localised) and other values:
+ *  nt(ngettext('%(count)s shot', '%(count)s shots', n), n). The ngettext call stays literal so
+ *  makemessages finds both strings. */
+export function nt(text, count, values = {}) {
+  return interpolate(text, { count: formatNumber(count), ...values }, true);
 }
 
 const cache = new Map();

@@ -88,7 +88,7 @@ function render() {
     || displayName(a.user).localeCompare(displayName(b.user)));
   $('members-body').replaceChildren(...sorted.map(row));
   $('members-table').closest('.panel').setAttribute('aria-busy', 'false');
-  $('member-count').textContent = nt('%(count)s member', '%(count)s members', members.length);
+  $('member-count').textContent = nt(ngettext('%(count)s member', '%(count)s members', members.length), members.length);
 }
 
 async function load() {

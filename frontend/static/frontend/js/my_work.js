@@ -42,7 +42,7 @@ function dueLabel(shot) {
   let text;
   if (days === 0) text = gettext('Due today');
   else if (days === 1) text = gettext('Due tomorrow');
-  else if (days < 0) text = nt('%(count)s day overdue', '%(count)s days overdue', -days);
+  else if (days < 0) text = nt(ngettext('%(count)s day overdue', '%(count)s days overdue', -days), -days);
   else text = interpolate(gettext('Due %(date)s'), { date: formatDate(shot.due_date, { month: 'short', day: 'numeric' }) }, true);
   const cls = shot.status !== 'approved' && days < 0 ? ' is-overdue' : (shot.status !== 'approved' && days <= 2 ? ' is-soon' : '');
   return el('span', { class: `due${cls}`, title: formatDate(shot.due_date, { dateStyle: 'full' }) }, icon('clock', 'icon-sm'), ' ', text);

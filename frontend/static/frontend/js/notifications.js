@@ -36,7 +36,7 @@ function row(n) {
 function render() {
   list.setAttribute('aria-busy', 'false');
   const shown = filter === 'unread' ? items.filter((n) => !n.read) : items;
-  $('summary').textContent = unread ? nt('%(count)s unread', '%(count)s unread', unread) : gettext('All read');
+  $('summary').textContent = unread ? nt(ngettext('%(count)s unread', '%(count)s unread', unread), unread) : gettext('All read');
   $('read-all').disabled = unread === 0;
   for (const pill of app.querySelectorAll('[data-filter]')) pill.setAttribute('aria-pressed', String(pill.dataset.filter === filter));
   if (!shown.length) {

@@ -92,8 +92,12 @@ export class Player extends EventTarget {
   }
 
   _presented(mediaTime) {
+    const video = this.media;
+    if (video.seeking) return; // a frame from before the seek
     const frame = clampFrame(frameAt(mediaTime, this.fps), this.frameCount || Infinity);
-    if (this.target !== null && this.media.seeking) return; // an older frame from before the seek
+    // Paused, the frame that stays on screen is the one at currentTime: a callback for an
+    // older frame that arrives late (after quick steps) must not move the readout back.
+    if (video.paused && frame !== clampFrame(frameAt(video.currentTime, this.fps), this.frameCount || Infinity)) return;
     this._setFrame(frame);
   }
 
@@ -356,6 +360,8 @@ export function bindPlayerKeys(players, { onHelp, extra = {} } = {}) {
   };
   document.addEventListener('keydown', (event) => {
     if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey || isTyping(event)) return;
+    // A dialog that is open keeps its keys (Escape closes it), except "?" which toggles the help.
+    if (document.querySelector('dialog[open]') && event.key !== '?') return;
     const action = actions[event.key] || actions[event.key.toLowerCase()];
     if (!action) return;
     event.preventDefault();

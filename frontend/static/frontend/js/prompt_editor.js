@@ -50,6 +50,7 @@ export class PromptEditor extends EventTarget {
     this.allAssets = [];
     this.presets = [];
     this.saving = false;
+    this.conflict = null; // the revision that won a race, while it is shown
     const $ = (role) => root.querySelector(`[data-role="${role}"]`);
     this.$ = $;
     this.form = $('editor-form');
@@ -299,7 +300,8 @@ export class PromptEditor extends EventTarget {
     const next = (this.latest ? this.latest.number : 0) + 1;
     const target = this.base ? this.base.number + 1 : 1;
     this.saveButton.textContent = interpolate(gettext('Save as revision %(n)s'), { n: Math.max(target, 1) }, true);
-    this.saveButton.disabled = this.saving || !this.prompt.value.trim() || (!dirty && this.base !== null);
+    // While a conflict is shown the person chooses first: rebase onto it, or take theirs.
+    this.saveButton.disabled = this.saving || Boolean(this.conflict) || !this.prompt.value.trim() || (!dirty && this.base !== null);
     this.saveButton.title = next !== target ? gettext('A newer revision exists; saving will ask you to rebase.') : '';
     this.renderPresets();
     this.dispatchEvent(new CustomEvent('dirtychange', { detail: { dirty } }));
@@ -372,6 +374,7 @@ export class PromptEditor extends EventTarget {
     this.$('conflict-rebase').textContent = interpolate(gettext('Keep my text, rebase onto revision %(n)s'), { n: current.number }, true);
     this.$('conflict').hidden = false;
     this.renderBasedOn();
+    this.changed();
   }
 
   hideConflict() {

@@ -2,7 +2,6 @@
 // review decisions, current take, assignment, and live comments from teammates.
 
 import { api } from './api.js';
-import { connectProject } from './live.js';
 import { Annotator, COLORS } from './annotate.js';
 import { CommentPanel, MentionCompleter } from './comments.js';
 import { Player, Transport, bindPlayerKeys, shortcutList } from './player.js';
@@ -476,8 +475,17 @@ function reloadCommentsSoon() {
   reloadTimer = setTimeout(() => panel.load().catch(notifyError), 120);
 }
 
-function connect() {
-  const socket = connectProject(project.id, { after: boot.last_seq });
+async function connect() {
+  // Live updates are an addition: if the socket module cannot load, the page still works.
+  let socket;
+  try {
+    const { connectProject } = await import('./live.js');
+    socket = connectProject(project.id, { after: boot.last_seq });
+    if (typeof socket.view === 'function') socket.view(shot.id);
+  } catch (error) {
+    console.warn('live updates unavailable', error); // eslint-disable-line no-console
+    return null;
+  }
   socket.addEventListener('event', async ({ detail: message }) => {
     const data = message.data || {};
     if (message.type.startsWith('comment.') && data.take === take.id) {

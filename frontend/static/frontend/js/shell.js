@@ -6,7 +6,7 @@
 // socket poll.
 
 import { api } from './api.js';
-import { avatar, bootData, displayName, el, icon, timeAgo, toastError } from './ui.js';
+import { avatar, bootData, displayName, el, icon, timeAgo, toast, toastError } from './ui.js';
 
 const boot = bootData('shell-boot') || {};
 export const me = boot.user || null;
@@ -92,9 +92,18 @@ export function notificationText(n) {
       return n.text;
     }
     case 'render_succeeded':
-      return shot ? interpolate(gettext('Your render of %(shot)s finished'), values, true) : n.text;
-    case 'render_failed':
-      return shot ? interpolate(gettext('Your render of %(shot)s failed'), values, true) : n.text;
+    case 'render_failed': {
+      const data = n.data || {};
+      if (data.succeeded === undefined) return n.text;
+      const ok = Number(data.succeeded) || 0;
+      const failed = Number(data.failed) || 0;
+      const ready = interpolate(ngettext('%(count)s take ready', '%(count)s takes ready', ok), { count: ok }, true);
+      const broken = failed ? interpolate(ngettext('%(count)s render failed', '%(count)s renders failed', failed), { count: failed }, true) : '';
+      const what = [ok || !failed ? ready : '', broken].filter(Boolean).join(gettext(', '));
+      const error = failed ? (/ failed: (.+)$/.exec(n.text || '') || [])[1] : '';
+      const line = shot ? `${shot}: ${what}` : interpolate(gettext('Your renders: %(what)s'), { what }, true);
+      return error ? `${line} — ${error}` : line;
+    }
     default:
       return n.text;
   }
@@ -106,6 +115,7 @@ export function notificationUrl(n) {
   const project = n.project;
   if (!project) return '/notifications/';
   if (data.take) return `/p/${project}/review/${data.take}/${data.comment ? `#comment-${data.comment}` : ''}`;
+  if (Array.isArray(data.takes) && data.takes.length === 1) return `/p/${project}/review/${data.takes[0]}/`;
   const shot = n.shot || data.shot;
   if (shot) return `/p/${project}/shots/${shot}/`;
   return `/p/${project}/`;
@@ -300,16 +310,19 @@ export const presence = new Presence();
 function setLiveState(state) {
   const node = document.querySelector('[data-role="live-state"]');
   if (!node) return;
-  node.dataset.state = state;
-  node.title = {
+  const shown = state === 'connected' ? 'open' : state;
+  node.dataset.state = shown;
+  const label = {
     open: gettext('Live: changes appear as they happen'),
     connecting: gettext('Connecting…'),
     reconnecting: gettext('Reconnecting…'),
     closed: gettext('Offline: reload the page if this lasts'),
-  }[state] || gettext('Live updates');
+  }[shown] || gettext('Live updates');
+  node.title = label;
+  node.setAttribute('aria-label', label);
 }
 
-/** Wire a page's ProjectSocket into the shell (bell, presence, live indicator). */
+/** Wire a page's ProjectSocket (or live.js's relay of one) into the shell: bell, presence, live dot. */
 export function attachSocket(socket) {
   bell.attach(socket);
   socket.addEventListener('presence', (event) => {
@@ -317,8 +330,14 @@ export function attachSocket(socket) {
     presence.apply(message.data || message);
   });
   socket.addEventListener('status', (event) => {
-    const detail = event.detail;
-    setLiveState(detail && detail.state ? detail.state : String(detail));
+    const detail = event.detail || {};
+    const state = detail.state || String(detail);
+    setLiveState(state);
+    if (typeof detail.unread === 'number') bell.setUnread(detail.unread);
+    if (state === 'closed' && detail.reason === 'revoked') {
+      toast(gettext('You are no longer a member of this project.'), 'warning', { timeout: 0 });
+      setTimeout(() => { window.location.href = '/'; }, 2500);
+    }
   });
   setLiveState('connecting');
   return socket;

@@ -2,7 +2,6 @@
 // render controls with live progress, the prompt editor and the revision history.
 
 import { api } from './api.js';
-import { connectProject } from './live.js';
 import { PromptEditor } from './prompt_editor.js';
 import { RenderPanel, TakeStrip } from './renders.js';
 import { RevisionHistory } from './revisions.js';
@@ -42,6 +41,7 @@ function renderPreview() {
   const stage = $('preview-stage');
   $('preview-bar').hidden = !take;
   $('preview-empty').hidden = Boolean(take);
+  $('preview').classList.toggle('is-empty', !take);
   if (!take) {
     stage.querySelector('.rv-preview-media')?.remove();
     previewId = null;
@@ -170,9 +170,19 @@ function reloadTakesSoon() {
   takesTimer = setTimeout(() => loadTakes().catch(notifyError), 150);
 }
 
-function connect() {
-  const socket = connectProject(project.id, { after: boot.last_seq });
-  socket.addEventListener('progress', ({ detail }) => renders.progress((detail && detail.data) || {}));
+async function connect() {
+  // Live updates are an addition: if the socket module cannot load, the page still works.
+  let socket;
+  try {
+    const { connectProject } = await import('./live.js');
+    socket = connectProject(project.id, { after: boot.last_seq });
+  } catch (error) {
+    console.warn('live updates unavailable', error); // eslint-disable-line no-console
+    return null;
+  }
+  if (typeof socket.view === 'function') socket.view(shot.id);
+  // A digest is {jobs: [...]} (the socket hands over the message's data).
+  socket.addEventListener('progress', ({ detail }) => renders.progress((detail && (detail.jobs ? detail : detail.data)) || {}));
   socket.addEventListener('event', async ({ detail: message }) => {
     const data = message.data || {};
     if (data.shot !== shot.id) return;
