@@ -9,8 +9,9 @@ event takes (row written, published after commit) — at one or more rates.
 
 For every delivery it takes receive time minus the moment ``record_event`` was called
 (wall clock; all processes are on this machine), and per socket it checks that every
-event arrived exactly once and in ``seq`` order. Sockets that the server closes reconnect
-with ``?after=<last seq>`` like the browser does; what arrives that way still counts, late.
+event arrived exactly once and in ``seq`` order. Each socket behaves like an open page: it
+sends the presence heartbeat the ``session`` message asks for, and when the server closes it,
+it reconnects with backoff and ``?after=<last seq>``; what arrives that way still counts, late.
 
 Baseline, measured in the same run with the same client process: Redis pub/sub fanned out
 by a minimal ``websockets`` server (one process, one SUBSCRIBE, ``websockets.broadcast``),
@@ -80,12 +81,13 @@ class Sock:
         self.last_id = 0
         self.out_of_order = 0
         self.other: dict[str, list[int]] = {}  # type -> [messages, bytes]
-        self.closes: list = []
+        self.server_closes: list = []  # close codes of closes the server started
         self.reconnects = 0
         self.connected = asyncio.Event()
         self.failed: str | None = None
         self.stopping = False
         self.last_rx = 0.0
+        self.heartbeat_s: float | None = None  # from the studio's ``session`` message
 
     async def run(self, connect_sem: asyncio.Semaphore) -> None:
         from websockets.asyncio.client import connect
@@ -111,16 +113,33 @@ class Sock:
                 continue
             self.ws, self.failed = ws, None
             self.connected.set()
+            beats = asyncio.create_task(self.heartbeats(ws)) if self.resume else None
             try:
                 async for text in ws:
                     self.handle(text)
             except ConnectionClosed:
                 pass
-            self.closes.append(ws.close_code)
+            finally:
+                if beats is not None:
+                    beats.cancel()
+            if self.stopping:
+                return
+            self.server_closes.append(ws.close_code)
             if self.stopping or self.reconnects >= MAX_RECONNECTS or ws.close_code == 4403:
                 return
             self.reconnects += 1
             await asyncio.sleep(backoff(self.reconnects))
+
+    async def heartbeats(self, ws) -> None:
+        """Keep this member present, as an open page does (``{"type": "heartbeat"}``)."""
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            while True:
+                await asyncio.sleep(self.heartbeat_s or 15)
+                await ws.send('{"type":"heartbeat"}')
+        except ConnectionClosed:
+            return
 
     def handle(self, text) -> None:
         now = time.time()
@@ -132,6 +151,11 @@ class Sock:
         if kind == EVENT_TYPE:
             message = json.loads(text)
         else:
+            if kind == "session" and self.heartbeat_s is None:
+                try:
+                    self.heartbeat_s = float(json.loads(text)["data"]["heartbeat_s"])
+                except (ValueError, KeyError, TypeError):
+                    self.heartbeat_s = 15.0
             stats = self.other.setdefault(kind, [0, 0])
             stats[0] += 1
             stats[1] += len(text)
@@ -229,7 +253,7 @@ async def client_main() -> None:
         elif command["cmd"] == "phase":
             ids = command["ids"]
             sent_at = {int(k): v for k, v in command["sent_at"].items()}
-            wait_until = min(deadline, time.monotonic() + command["drain_s"])
+            wait_until = time.monotonic() + command["drain_s"]
             while time.monotonic() < wait_until:
                 if all(all(i in s.seen for i in ids) for s in live):
                     break
@@ -245,7 +269,7 @@ async def client_main() -> None:
     other = other_totals(live)
     closes: dict[str, int] = {}
     for sock in live:
-        for code in sock.closes[:-1] if sock.closes else []:
+        for code in sock.server_closes:
             closes[str(code)] = closes.get(str(code), 0) + 1
     emit({"final": True, "other": other, "out_of_order": sum(s.out_of_order for s in live),
           "reconnects": sum(s.reconnects for s in live), "server_closes": closes})
@@ -278,6 +302,45 @@ async def baseline_server_main(port: int, redis_url: str, channel: str) -> None:
 
 
 # ==== role: the orchestrator ====================================================================
+
+
+#: What-if variants of the studio server (``--what-if``), applied by SERVER_WRAPPER before
+#: uvicorn starts; the app code is untouched. They size an optimisation before anyone makes it.
+WHAT_IF = {
+    # Channels 4.3's AsyncConsumer.dispatch awaits aclose_old_connections() (a sync_to_async
+    # thread hop) before EVERY handler, channel-layer messages included.
+    "no-dispatch-close": "skip the per-message close_old_connections hop in AsyncConsumer.dispatch",
+    # uvicorn negotiates permessage-deflate by default: every message is compressed once per socket.
+    "no-deflate": "uvicorn without permessage-deflate",
+}
+
+#: Runs the studio server with what-if patches and/or under cProfile. uvicorn re-raises SIGTERM
+#: after its graceful shutdown, which would kill ``python -m cProfile`` before it writes anything;
+#: this wrapper's own handler (uvicorn restores it) writes the stats.
+SERVER_WRAPPER = """
+import sys
+port, profile_path, flags = int(sys.argv[1]), sys.argv[2], set(filter(None, sys.argv[3].split(",")))
+if "no-dispatch-close" in flags:
+    import channels.consumer
+    async def _no_close():
+        return None
+    channels.consumer.aclose_old_connections = _no_close
+profile = None
+if profile_path:
+    import cProfile, signal
+    profile = cProfile.Profile()
+    def dump(*_):
+        profile.disable()
+        profile.dump_stats(profile_path)
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, dump)
+    profile.enable()
+import uvicorn
+uvicorn.run("studio.asgi:application", host="127.0.0.1", port=port, access_log=False, log_level="warning",
+            ws_per_message_deflate="no-deflate" not in flags)
+if profile is not None:
+    dump()
+"""
 
 
 def free_port() -> int:
@@ -494,6 +557,9 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--profile-server", metavar="FILE",
                         help="run the studio server under cProfile and write its stats to FILE (slows it down)")
+    parser.add_argument("--what-if", metavar="VARIANTS",
+                        help="also measure patched servers, comma-separated, '+' to combine: "
+                             + "; ".join(f"{k} = {v}" for k, v in WHAT_IF.items()))
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
 
@@ -555,25 +621,34 @@ def orchestrate(args) -> int:
         # --- the studio: uvicorn + Channels consumer, events through record_event ------------------
         from projects.events import record_event
 
-        port = free_port()
-        log = var_dir / "web.log"
-        with open(log, "ab") as out:
-            server = subprocess.Popen(
-                [sys.executable, *(["-m", "cProfile", "-o", args.profile_server] if args.profile_server else []),
-                 "-m", "uvicorn", "studio.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-                 "--no-access-log", "--log-level", "warning"],
-                env={**os.environ}, cwd=BASE_DIR, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for_http(port, server, 60, log)
         owner = users[0]
 
         def publish_event(i: int, t: float) -> int:
             return record_event(project.pk, EVENT_TYPE, actor=owner, data={"t": t, "i": i}).seq
 
-        urls = [f"ws://127.0.0.1:{port}/ws/projects/{project.pk}/?token={key}" for key in tokens]
-        results["studio"] = run_target("studio (uvicorn + Channels)", urls, f"http://127.0.0.1:{port}", True,
-                                       publish_event, rates, args.events, args, server)
-        stop_process(server)
-        server_log = log.read_text(errors="replace") if log.exists() else ""
+        variants = [""] + [v for v in (args.what_if or "").split(",") if v]
+        server_log = ""
+        for variant in variants:
+            port = free_port()
+            log = var_dir / f"web{variant}.log"
+            profile = f"{args.profile_server}{'.' + variant if variant else ''}" if args.profile_server else ""
+            if variant or profile:
+                command = [sys.executable, "-c", SERVER_WRAPPER, str(port), profile, variant.replace("+", ",")]
+            else:  # the server exactly as `make run` and docker-compose start it
+                command = [sys.executable, "-m", "uvicorn", "studio.asgi:application", "--host", "127.0.0.1",
+                           "--port", str(port), "--no-access-log", "--log-level", "warning"]
+            with open(log, "ab") as out:
+                server = subprocess.Popen(command, env={**os.environ}, cwd=BASE_DIR, stdout=out,
+                                          stderr=subprocess.STDOUT, start_new_session=True)
+            wait_for_http(port, server, 60, log)
+            key = f"studio:{variant}" if variant else "studio"
+            name = f"what-if: {variant}" if variant else "studio (uvicorn + Channels)"
+            urls = [f"ws://127.0.0.1:{port}/ws/projects/{project.pk}/?token={key_}" for key_ in tokens]
+            results[key] = run_target(name, urls, f"http://127.0.0.1:{port}", True, publish_event, rates, args.events,
+                                      args, server)
+            stop_process(server, 120 if profile else 10)
+            if not variant:
+                server_log = log.read_text(errors="replace") if log.exists() else ""
         return report(results, rates, args, server_log)
     finally:
         stop_process(baseline)
@@ -601,11 +676,32 @@ def cleanup_redis_keys(url: str | None, prefix: str) -> None:
         pass
 
 
+def delivery_problems(studio: dict, args) -> list[str]:
+    problems = []
+    if studio["connect_failed"]:
+        problems.append(f"{studio['connect_failed']} of {args.sockets} sockets failed to connect: "
+                        f"{studio['connect_errors']}")
+    for phase in studio["phases"]:
+        if phase["missing"] or phase["duplicates"]:
+            problems.append(f"at {rate_label(phase['rate'])}: {phase['missing']} deliveries still missing "
+                            f"{args.drain:g} s after the last publish, "
+                            f"{phase['duplicates']} duplicated ({phase['sockets_complete']}/{studio['connected']} "
+                            "sockets got every event exactly once)")
+    if not studio.get("join_quiet", True):
+        problems.append("join-time traffic had not stopped when publishing began")
+    final = studio["final"]
+    if final.get("reconnects"):
+        problems.append(f"the server closed sockets {final['reconnects']} times (close codes "
+                        f"{final.get('server_closes')}; {studio.get('join_reconnects', 0)} of them before the "
+                        "timed phases); they reconnected with ?after= and backoff")
+    if final.get("out_of_order"):
+        problems.append(f"{final['out_of_order']} events arrived out of seq order")
+    return problems
+
+
 def report(results: dict, rates: list[float], args, server_log: str) -> int:
     rows = []
-    for key in ("baseline", "studio"):
-        if key not in results:
-            continue
+    for key in results:
         r = results[key]
         for phase in r["phases"]:
             lat = phase["latency"]
@@ -620,9 +716,7 @@ def report(results: dict, rates: list[float], args, server_log: str) -> int:
               title=f"Event fan-out to {args.sockets} sockets ({args.events} events per rate)"))
     say()
     rows = []
-    for key in ("baseline", "studio"):
-        if key not in results:
-            continue
+    for key in results:
         r, final = results[key], results[key]["final"]
         delivered = sum(p["delivered"] for p in r["phases"]) or 1
         join = r.get("join_other", {})
@@ -635,32 +729,21 @@ def report(results: dict, rates: list[float], args, server_log: str) -> int:
     say(table(["path", "sockets", "connect s", "join traffic s", "join-time messages", "server peak RSS MiB",
                "server CPU µs/delivery", "reconnects join/timed", "out of order"], rows))
 
-    figures = {key: value for key, value in results.items()}
+    figures = dict(results)
     problems = []
-    if "baseline" in results and "studio" in results:
+    if "baseline" in results:
         say()
-        for b, s in zip(results["baseline"]["phases"], results["studio"]["phases"]):
-            say(f"{rate_label(s['rate'])}: studio/baseline latency p50 ×{fmt(ratio(s['latency']['p50'], b['latency']['p50']))}, "
-                f"p99 ×{fmt(ratio(s['latency']['p99'], b['latency']['p99']))}")
+        for key in (k for k in results if k.startswith("studio")):
+            for b, s in zip(results["baseline"]["phases"], results[key]["phases"]):
+                say(f"{results[key]['name']} @ {rate_label(s['rate'])}: latency vs baseline "
+                    f"p50 ×{fmt(ratio(s['latency']['p50'], b['latency']['p50']))}, "
+                    f"p99 ×{fmt(ratio(s['latency']['p99'], b['latency']['p99']))}")
     studio = results.get("studio")
     if studio:
-        if studio["connect_failed"]:
-            problems.append(f"{studio['connect_failed']} of {args.sockets} studio sockets failed to connect: "
-                            f"{studio['connect_errors']}")
-        for phase in studio["phases"]:
-            if phase["missing"] or phase["duplicates"]:
-                problems.append(f"at {rate_label(phase['rate'])}: {phase['missing']} deliveries missing, "
-                                f"{phase['duplicates']} duplicated ({phase['sockets_complete']}/{studio['connected']} "
-                                "sockets got every event exactly once)")
-        if not studio.get("join_quiet", True):
-            problems.append("join-time traffic had not stopped when publishing began")
-        final = studio["final"]
-        if final.get("reconnects"):
-            problems.append(f"the server closed sockets {final['reconnects']} times (close codes "
-                            f"{final.get('server_closes')}; {studio.get('join_reconnects', 0)} of them before the "
-                            "timed phases); they reconnected with ?after= and backoff")
-        if final.get("out_of_order"):
-            problems.append(f"{final['out_of_order']} events arrived out of seq order")
+        problems += delivery_problems(studio, args)
+    for key in (k for k in results if k.startswith("studio:")):
+        for problem in delivery_problems(results[key], args):
+            say(f"note ({results[key]['name']}): {problem}")
     errors = [line for line in server_log.splitlines() if "Error" in line or "Traceback" in line or "WARNING" in line]
     if errors:
         problems.append(f"the server logged {len(errors)} warning/error lines, first: {errors[0][:300]}")

@@ -51,10 +51,10 @@ PROMPT = "孤舟蓑笠翁，独钓寒江雪 — a lone fisherman on a snowy rive
 
 
 def prepare():
+    from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
     from projects.models import Membership, Project, PromptRevision, Role, Shot
-    from django.contrib.auth import get_user_model
 
     call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_user("bench", password="x" * 12)

@@ -25,8 +25,9 @@ SMALL = {
     "board_queries": ["--sizes", "10,100,1000", "--repeat", "7", "--naive-repeat", "2"],
     "event_fanout": ["--sockets", "100", "--events", "30", "--rates", "5,20", "--drain", "10"],
     "render_local": ["--repeat", "1"],
+    "render_pipeline": [],  # its own defaults are already small
 }
-TIMEOUT_S = {"board_queries": 600, "event_fanout": 900, "render_local": 600}
+TIMEOUT_S = {"board_queries": 600, "event_fanout": 900, "render_local": 600, "render_pipeline": 600}
 
 
 def run(name: str, extra: list[str], out_dir: Path) -> tuple[int, dict | None, float]:
@@ -91,15 +92,22 @@ def render_lines(d: dict) -> list[str]:
     ]
 
 
-SUMMARISE = {"board_queries": board_lines, "event_fanout": fanout_lines, "render_local": render_lines}
+def pipeline_lines(d: dict) -> list[str]:
+    import render_pipeline
+
+    return render_pipeline.summary_lines(d)
+
+
+SUMMARISE = {"board_queries": board_lines, "event_fanout": fanout_lines, "render_local": render_lines,
+             "render_pipeline": pipeline_lines}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="each benchmark's own default sizes (slower)")
-    parser.add_argument("--only", help="comma-separated subset: board_queries,event_fanout,render_local")
+    parser.add_argument("--only", help=f"comma-separated subset of {','.join(SMALL)}")
     args = parser.parse_args(argv)
-    names = [n for n in SMALL if not args.only or n in args.only.split(",")]
+    names = [n for n in SMALL if (BENCH_DIR / f"{n}.py").exists() and (not args.only or n in args.only.split(","))]
     results = {}
     with tempfile.TemporaryDirectory(prefix="studio-bench-") as tmp:
         for name in names:
@@ -115,7 +123,7 @@ def main(argv=None) -> int:
             try:
                 for line in SUMMARISE[name](data):
                     say(f"  {line}")
-            except (KeyError, TypeError, ZeroDivisionError) as exc:
+            except (ImportError, AttributeError, KeyError, TypeError, ZeroDivisionError) as exc:
                 say(f"  (could not summarise: {exc!r})")
             for problem in data.get("problems", []):
                 say(f"  PROBLEM: {problem}")

@@ -5,6 +5,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from studio.api import StudioPagination
@@ -34,6 +36,13 @@ from .serializers import (
     StylePresetSerializer,
     WorkShotSerializer,
 )
+
+
+class ObtainToken(ObtainAuthToken):
+    """``{"username","password"}`` → ``{"token"}``, throttled per client against guessing."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token"
 
 
 class ProjectViewSet(viewsets.ModelViewSet):

@@ -10,7 +10,9 @@ on the channel layer (``type`` names the consumer handler):
                       a consumer can order and de-duplicate without parsing the JSON;
 - ``studio.progress`` a render progress tick: ``job`` and ``data``; each consumer coalesces
                       them into a digest of at most ~4 messages a second (DESIGN.md);
-- ``studio.message``  anything else (presence, notifications): forwarded as is.
+- ``studio.presence`` a presence snapshot with its ``version`` (renders/presence.py): each
+                      consumer sends only the latest, at most ~2 a second;
+- ``studio.message``  anything else (notifications, ...): forwarded as is.
 
 Publishing is best effort by design: the row is committed before anything is published, and
 the sockets reconcile their last ``seq`` with the table, so a message lost while Redis is
@@ -150,20 +152,24 @@ class _Publisher:
     """
 
     def __init__(self):
+        self.reset()
+        # A forked child (Celery's prefork pool) inherits this object but not its thread, and
+        # maybe a lock held by a thread that does not exist there: start afresh.
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pid: int | None = None
         self._layer = None
         self._down_until = 0.0
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
-            if self._loop is None or self._pid != os.getpid():
-                # A forked child (Celery prefork) inherits the object but not the thread.
+            if self._loop is None:
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(target=loop.run_forever, name="studio-publisher", daemon=True)
                 thread.start()
-                self._loop, self._pid, self._layer = loop, os.getpid(), None
+                self._loop = loop
             return self._loop
 
     async def _send(self, layer, group: str, message: dict) -> None:

@@ -1,5 +1,4 @@
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import SimpleRouter
 
 from . import api
@@ -8,7 +7,7 @@ router = SimpleRouter()
 router.register("projects", api.ProjectViewSet, basename="project")
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", api.ObtainToken.as_view(), name="api-token"),
     path("projects/<int:project_id>/members/", api.MemberList.as_view(), name="member-list"),
     path("projects/<int:project_id>/members/<int:member_id>/", api.MemberDetail.as_view(), name="member-detail"),
     path("projects/<int:project_id>/sequences/", api.SequenceList.as_view(), name="sequence-list"),

@@ -17,8 +17,10 @@
    "data": {"jobs": [...]}}``, without ``seq``.
 5. **Presence** (renders/presence.py): joined after the catch-up, updated by the client's
    ``{"type": "presence", "shot": id|null}`` and ``{"type": "heartbeat"}``, left on
-   disconnect; the full list is broadcast to the project whenever it changes.
-6. **Removal.** The consumer's own user's ``member.removed`` closes it with 4403.
+   disconnect; the full list is broadcast to the project whenever it changes, and each
+   socket sends the latest list at most ``PRESENCE_UPDATES_PER_S`` (2) times a second.
+6. **Removal.** The consumer's own user's ``member.removed`` closes it with 4403 (and so
+   does the project's deletion, noticed by ``LiveLink``).
 7. **Redis.** Per process, ``LiveLink`` pings itself through the channel layer and compares
    every socket's last ``seq`` with the table. When the layer stops delivering (Redis down
    or restarted) it closes its sockets with 4503 so clients reconnect and catch up from the
@@ -132,6 +134,10 @@ class ProjectConsumer(AsyncWebsocketConsumer):
         self.progress: dict = {}  # job id -> latest tick, until the next digest
         self.progress_task: asyncio.Task | None = None
         self.last_digest = 0.0
+        self.presence_text: str | None = None  # the latest presence snapshot, until sent
+        self.presence_version = 0
+        self.presence_task: asyncio.Task | None = None
+        self.last_presence_sent = 0.0
         self.client_window: list[float] = []
         self.link: LiveLink | None = None
 
@@ -237,6 +243,24 @@ class ProjectConsumer(AsyncWebsocketConsumer):
         if self.progress_task is None or self.progress_task.done():
             self.progress_task = asyncio.create_task(self.send_progress_digest())
 
+    async def studio_presence(self, message):
+        """Presence snapshots, coalesced: a burst of joins (a team opening the project at 9:00)
+        would otherwise send every socket one full list per join."""
+        if message["version"] < self.presence_version:
+            return  # an older snapshot, from a slower process
+        self.presence_version, self.presence_text = message["version"], message["text"]
+        if self.presence_task is None or self.presence_task.done():
+            self.presence_task = asyncio.create_task(self.send_presence())
+
+    async def send_presence(self) -> None:
+        wait = self.last_presence_sent + 1 / realtime_setting("PRESENCE_UPDATES_PER_S", 2) - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        text, self.presence_text = self.presence_text, None
+        self.last_presence_sent = time.monotonic()
+        if text is not None:
+            await self.send_text(text)
+
     async def send_progress_digest(self) -> None:
         interval = 1 / realtime_setting("PROGRESS_DIGESTS_PER_S", 4)
         wait = self.last_digest + interval - time.monotonic()
@@ -250,7 +274,9 @@ class ProjectConsumer(AsyncWebsocketConsumer):
     # --- presence ------------------------------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
-        if not text_data or len(text_data) > CLIENT_MESSAGE_MAX_CHARS or not self.within_rate() or self.presence is None:
+        if self.presence is None or not text_data or len(text_data) > CLIENT_MESSAGE_MAX_CHARS:
+            return
+        if not self.within_rate():
             return
         try:
             message = json.loads(text_data)
@@ -285,7 +311,8 @@ class ProjectConsumer(AsyncWebsocketConsumer):
             change = await write()
             if change.changed:
                 message = {
-                    "type": "studio.message",
+                    "type": "studio.presence",
+                    "version": change.version,
                     "text": to_json(ephemeral_message(self.project_id, "presence", {"users": change.users})),
                 }
                 try:
@@ -313,8 +340,9 @@ class ProjectConsumer(AsyncWebsocketConsumer):
         self.closing = True
         if self.link is not None:
             self.link.discard(self)
-        if self.progress_task is not None:
-            self.progress_task.cancel()
+        for task in (self.progress_task, self.presence_task):
+            if task is not None:
+                task.cancel()
         for group in self.groups_joined:
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
@@ -460,7 +488,8 @@ class LiveLink:
             asyncio.create_task(consumer.drop(CLOSE_RESYNC))
 
     async def reconcile(self, seen: dict[int, int]) -> dict[int, int]:
-        """Top up sockets behind the last seqs read at the previous check; return the new ones."""
+        """Top up sockets behind the last seqs read at the previous check; return the new ones.
+        A socket whose project is gone (deleted) is closed with 4403, like a removed member's."""
         for consumer in list(self.consumers):
             target = seen.get(consumer.project_id)
             if target is not None and consumer.last_seq < target and not consumer.closing:
@@ -468,7 +497,11 @@ class LiveLink:
                          consumer.project_id, consumer.last_seq + 1, target)
                 asyncio.create_task(consumer.resync())
         try:
-            return await last_event_seqs({consumer.project_id for consumer in self.consumers})
+            latest = await last_event_seqs({consumer.project_id for consumer in self.consumers})
         except Exception as exc:  # noqa: BLE001 - the database may be restarting too
             log.warning("could not read last event seqs: %s", exc)
             return {}
+        for consumer in list(self.consumers):
+            if consumer.project_id not in latest:
+                asyncio.create_task(consumer.drop(CLOSE_REVOKED))
+        return latest

@@ -48,9 +48,12 @@ def heartbeat_interval() -> float:
 
 # KEYS[1] the project's hash; ARGV: now, field ('' for a sweep only), entry JSON ('' to
 # remove the field), seconds the hash outlives its last write.
-# Returns {previous entry of the field or '', number of expired entries swept, {entries}}.
+# Returns {previous entry of the field or '', number of expired entries swept, {entries},
+# seconds, microseconds}: Redis's clock versions the snapshot, so snapshots written by
+# different processes can be ordered by whoever receives them.
 _SCRIPT = """
 local key, now, field, value = KEYS[1], tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local clock = redis.call('TIME')
 local previous = ''
 if field ~= '' then
   previous = redis.call('HGET', key, field) or ''
@@ -72,7 +75,7 @@ for i = 1, #all, 2 do
   end
 end
 if #live > 0 then redis.call('EXPIRE', key, ARGV[4]) end
-return {previous, swept, live}
+return {previous, swept, live, clock[1], clock[2]}
 """
 
 _clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -100,10 +103,12 @@ def presence_key(project_id: int) -> str:
 
 @dataclass
 class Change:
-    """The outcome of a presence write: the list members see, and whether it changed."""
+    """The outcome of a presence write: the list members see, whether it changed, and its
+    version (later snapshots have higher ones, whichever process wrote them)."""
 
     users: list[dict]
     changed: bool
+    version: int = 0
 
 
 def summarise(entries: list[dict]) -> list[dict]:
@@ -130,7 +135,7 @@ async def _write(project_id: int, field: str = "", entry: dict | None = None) ->
     _, script = _redis()
     now = time.time()
     ttl = presence_ttl()
-    previous, swept, live = await script(
+    previous, swept, live, seconds, microseconds = await script(
         keys=[presence_key(project_id)],
         args=[now, field, json.dumps(entry) if entry else "", max(60, int(ttl * 4))],
     )
@@ -140,7 +145,7 @@ async def _write(project_id: int, field: str = "", entry: dict | None = None) ->
         changed = old is not None or swept > 0
     else:
         changed = old is None or old.get("shot") != entry["shot"] or swept > 0
-    return Change(summarise(entries), changed)
+    return Change(summarise(entries), changed, int(seconds) * 1_000_000 + int(microseconds))
 
 
 class Presence:

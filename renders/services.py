@@ -165,12 +165,15 @@ def variant_seeds(variants: int, seed: int | None) -> list[int]:
     return seeds
 
 
-def _number(params: dict, name: str, default, low, high, *, integer: bool):
+def _number(params: dict, name: str, default, low, high, *, integer: bool, default_from: str):
+    """``params[name]`` (popped) or ``default``, checked: 400 naming where a bad value came from."""
+    given = name in params
     value = params.pop(name, default)
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (not integer or float(value).is_integer())
     if not ok or not low <= value <= high:
         kind = "a whole number" if integer else "a number"
-        raise ValidationError({"params": [f"{name} must be {kind} from {low:g} to {high:g}, not {value!r}."]})
+        where = name if given else f"{default_from} ({name})"
+        raise ValidationError({"params": [f"{where} must be {kind} from {low:g} to {high:g}, not {value!r}."]})
     return int(value) if integer else float(value)
 
 
@@ -201,13 +204,18 @@ def resolve_params(shot: Shot, revision: PromptRevision, kind: str, request_para
     resolved = {
         "prompt": prompt,
         "negative_prompt": negative,
-        "width": _number(merged, "width", project.width, *SIZE_RANGE, integer=True),
-        "height": _number(merged, "height", project.height, *SIZE_RANGE, integer=True),
+        "width": _number(merged, "width", project.width, *SIZE_RANGE, integer=True, default_from="the project's size"),
+        "height": _number(merged, "height", project.height, *SIZE_RANGE, integer=True,
+                          default_from="the project's size"),
     }
-    fps = _number(merged, "fps", project.fps, *FPS_RANGE, integer=True)
-    duration = _number(merged, "duration_s", float(shot.duration_s), *DURATION_RANGE, integer=False)
     if kind == RenderKind.VIDEO:
-        resolved.update(fps=fps, duration_s=duration)
+        resolved["fps"] = _number(merged, "fps", project.fps, *FPS_RANGE, integer=True,
+                                  default_from="the project's frame rate")
+        resolved["duration_s"] = _number(merged, "duration_s", float(shot.duration_s), *DURATION_RANGE, integer=False,
+                                         default_from=f"the duration of {shot.code}")
+    else:
+        merged.pop("fps", None)  # a still has neither
+        merged.pop("duration_s", None)
     merged.pop("seed", None)  # seeds are per variant, on the job
     resolved.update(
         revision=revision.number,

@@ -25,6 +25,7 @@ def _isolated_redis_prefix(settings, request):
             "CONFIG": {**settings.CHANNEL_LAYERS["default"]["CONFIG"], "prefix": f"{prefix}:ch"},
         }
     }
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"{prefix}:cache"}}
     from channels.layers import channel_layers
 
     channel_layers.backends.clear()

@@ -1,8 +1,9 @@
 """Real server processes for tests, on 127.0.0.1, against the test database.
 
-Use it from a conftest with ``pytest_plugins = ["tests.servers"]`` (fixtures) or import the
-classes. Everything the processes need comes from the test's own settings, so what the test
-process writes and publishes is what the servers read and deliver:
+Import the fixtures into a conftest (``from tests.servers import studio_server, ...``, as
+tests/browser/ and tests/realtime/ do) or use the classes directly. Everything the processes
+need comes from the test's own settings, so what the test process writes and publishes is
+what the servers read and deliver:
 
 - ``DATABASE_URL`` points at the test database (pytest-django's, e.g. ``test_test``); tests
   that start servers must use ``transactional_db`` so their rows are committed and visible;
@@ -323,8 +324,9 @@ def shared_server_env() -> dict:
 @pytest.fixture(scope="session")
 def shared_studio_server(django_db_setup, tmp_path_factory, shared_server_env):
     """One uvicorn for the session, on ``SHARED_PREFIX``, plus ``shared_server_env``."""
-    env = subprocess_env(**{**shared_server_env, "REDIS_PREFIX": SHARED_PREFIX})
-    server = StudioServer(env, tmp_path_factory.mktemp("shared-server"))
+    folder = tmp_path_factory.mktemp("shared-server")
+    env = subprocess_env(**{"MEDIA_ROOT": folder / "media", **shared_server_env, "REDIS_PREFIX": SHARED_PREFIX})
+    server = StudioServer(env, folder)
     server.start()
     yield server
     server.stop()

@@ -22,16 +22,27 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 VIEWPORT = {"width": 1280, "height": 800}
 
 
+try:
+    # One Playwright per process: a second sync Playwright cannot start beside the first, so the
+    # review tests' session browser (review_fixtures.rv_browser) and this one are the same.
+    from tests.browser.review_fixtures import _BROWSER as SHARED_BROWSER
+except ImportError:  # pragma: no cover - the review fixtures are optional here
+    SHARED_BROWSER: dict = {}
+
+
 @pytest.fixture(scope="session")
-def chromium():
+def chromium(django_db_setup):
+    if "browser" in SHARED_BROWSER:
+        yield SHARED_BROWSER["browser"]
+        return
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium is not installed at {CHROMIUM}")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        SHARED_BROWSER["browser"] = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield SHARED_BROWSER["browser"]
+        SHARED_BROWSER.pop("browser").close()
 
 
 @pytest.fixture
@@ -68,12 +79,16 @@ class PageErrors(list):
 
 @pytest.fixture
 def open_page(chromium, studio):
-    """``open_page(user, lang="en", viewport=VIEWPORT, path="/")`` → a signed-in Playwright page."""
+    """``open_page(user, lang="en", viewport=VIEWPORT, path="/")`` → a signed-in Playwright page.
+
+    ``lang`` is sent as Accept-Language (it may be a list, "zh-CN,zh;q=0.9"); its first tag is
+    the browser's locale."""
     contexts = []
 
     def open_(user=None, *, lang="en", viewport=None, path=None):
         context = chromium.new_context(
-            viewport=viewport or VIEWPORT, locale=lang, extra_http_headers={"Accept-Language": lang},
+            viewport=viewport or VIEWPORT, locale=lang.split(",")[0].split(";")[0],
+            extra_http_headers={"Accept-Language": lang},
             base_url=studio.url,
         )
         context.set_default_timeout(15000)

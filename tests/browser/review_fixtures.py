@@ -68,23 +68,31 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 VIEWPORT = {"width": 1280, "height": 800}
 
 
+_BROWSER: dict = {}
+
+
 @pytest.fixture(scope="session")
 def rv_browser(django_db_setup):
     """Debian's Chromium through Playwright (its own browser download does not work here).
 
+    One for the whole run, however many test modules import this fixture (each import makes
+    pytest set it up again, and a second Playwright cannot start beside the first).
     Playwright's sync API keeps an event loop running in this thread, which makes Django
-    refuse ORM calls; the tests' ORM calls between browser steps are plain synchronous
-    ones, so they are allowed while the browser is up (and the test database exists first).
+    refuse ORM calls; the tests' ORM calls between browser steps are plain synchronous ones,
+    so they are allowed while the browser is up (and the test database exists first).
     """
+    if "browser" in _BROWSER:
+        yield _BROWSER["browser"]
+        return
     from playwright.sync_api import sync_playwright
 
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
+            _BROWSER["browser"] = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield _BROWSER["browser"]
+            _BROWSER.pop("browser").close()
     finally:
         if previous is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

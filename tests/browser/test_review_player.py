@@ -18,7 +18,7 @@ from tests.browser.review_fixtures import (  # noqa: F401 - fixtures
     screenshot,
     wait_for_frame,
 )
-from tests.factories import ProjectFactory, RevisionFactory, ShotFactory, member
+from tests.factories import CommentFactory, ProjectFactory, RevisionFactory, ShotFactory, member
 from tests.servers import start_studio_server, studio_server  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -152,4 +152,57 @@ def test_shortcuts_are_listed_and_decisions_follow_the_role(rv_browser, studio_s
     page.locator("[data-role='review-status'][data-status='changes']").wait_for()
     take.refresh_from_db()
     assert take.review_status == "changes" and take.review_note == "Slower push-in, please"
+    assert not page.errors
+
+
+def test_compare_steps_and_plays_both_takes_together(rv_browser, studio_server, review_setup):
+    project, director, reviewer, take = review_setup
+    other = make_take(take.shot, director, kind="video", seconds=3, fps=24, width=640, height=360, seed=99,
+                      prompt="ink-wash mountains in snow, a lone boat on a frozen river")
+    page = open_page(rv_browser, studio_server, director, f"/p/{project.pk}/compare/{take.pk}/{other.pk}/")
+    for _ in range(12):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => studioCompare.players.every((p) => p.target === null && p.frame === 12 && !p.media.seeking)")
+    frames = page.evaluate("() => studioCompare.players.map((p) => Math.floor(p.media.currentTime * p.fps + 1e-6))")
+    assert frames == [12, 12]
+    assert [r.text_content() for r in page.locator("[data-role='readout']").all()] == ["12 · 00:00:00:12"] * 2
+    # Both settings tables name what differs: the seeds at least.
+    seed_row = page.locator(".rv-params--compare tr.is-different", has_text="Seed")
+    assert seed_row.locator("td").all_text_contents() == [str(take.seed), "99"]
+    screenshot(page, "compare.png")
+
+    # Played together and paused, they stop on the same frame (or one apart at most).
+    page.keyboard.press(" ")
+    page.wait_for_function("() => studioCompare.players.every((p) => p.frame > 20)", timeout=10_000)
+    page.keyboard.press(" ")
+    page.wait_for_function("() => studioCompare.players.every((p) => p.media.paused && !p.media.seeking && p.target === null)")
+    a, b = page.evaluate("() => studioCompare.players.map((p) => p.frame)")
+    assert abs(a - b) <= 1
+    assert not page.errors
+
+
+def test_threads_replies_and_resolve(rv_browser, studio_server, review_setup):
+    project, director, reviewer, take = review_setup
+    CommentFactory(shot=take.shot, take=take, author=reviewer, body="Horizon tilts here", frame=20)
+    page = open_page(rv_browser, studio_server, director, f"/p/{project.pk}/review/{take.pk}/")
+    thread = page.locator(".rv-thread", has_text="Horizon tilts here")
+    assert "20 · 00:00:00:20" in thread.locator("[data-role='frame-chip']").text_content()
+
+    thread.get_by_role("button", name="Reply").click()
+    reply = thread.locator(".rv-reply-form textarea")
+    reply.type("Fixed in the next take, @ro")
+    thread.locator(".rv-mention-menu li", has_text="@rob").click()
+    assert reply.input_value() == "Fixed in the next take, @rob "
+    reply.press("Control+Enter")
+    nested = thread.locator(".rv-replies .rv-comment", has_text="Fixed in the next take")
+    nested.wait_for()
+    assert nested.locator(".rv-mention").text_content() == "@rob"
+    saved = Comment.objects.get(parent__isnull=False)
+    assert saved.parent.body == "Horizon tilts here" and saved.frame == 20
+
+    thread.get_by_role("button", name="Resolve").click()
+    page.locator(".rv-thread .rv-badge--resolved").wait_for()
+    assert Comment.objects.get(body="Horizon tilts here").resolved
+    page.locator("[data-role='hide-resolved']").check()
+    page.locator(".rv-empty", has_text="Every comment is resolved").wait_for()
     assert not page.errors

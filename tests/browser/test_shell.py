@@ -26,6 +26,7 @@ def test_sign_in_projects_and_create_one(film, open_page, artifacts):
     card = page.locator(f".project-card[data-project-id='{film.project.pk}']")
     assert "Artist" in card.locator(".role-badge").inner_text()
     assert "10 shots" in card.inner_text() and "1 of 10 approved" in card.inner_text()
+    page.wait_for_function("[...document.images].every((img) => img.complete && img.naturalWidth > 0)")
     page.screenshot(path=str(artifacts / "projects-1280.png"))
 
     page.fill("#id_name", "Moon over the pass")

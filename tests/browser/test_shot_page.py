@@ -2,6 +2,7 @@
 ours kept, rebase), the revision diff, and a render with live progress and new takes appearing
 in the strip without a reload (a real Celery worker running the local provider)."""
 import pytest
+from playwright.sync_api import expect
 
 from projects.models import PromptRevision, Role
 from renders.models import RenderJob, RenderStatus, Take
@@ -41,7 +42,8 @@ def test_a_stale_prompt_edit_shows_the_conflict_and_keeps_the_typed_text(rv_brow
         assert editor(page).input_value() == FIRST
         assert "revision 1" in page.locator("[data-role='based-on']").text_content()
 
-    # The artist saves first, with a preset fragment appended by a click.
+    # Both edit at once; the artist saves first, with a preset fragment appended by a click.
+    editor(director_page).fill(DIRECTOR_TEXT)
     editor(artist_page).fill(ARTIST_TEXT)
     artist_page.locator("[data-role='presets'] button", has_text="Guofeng ink").click()
     assert editor(artist_page).input_value() == f"{ARTIST_TEXT}, guofeng ink wash, xuan paper texture"
@@ -49,8 +51,10 @@ def test_a_stale_prompt_edit_shows_the_conflict_and_keeps_the_typed_text(rv_brow
     artist_page.locator("[data-role='save']").click()
     artist_page.locator("[data-role='editor-status']", has_text="Saved as revision 2").wait_for()
 
-    # The director, still on revision 1, saves over it: 409, their text shown, ours kept.
-    editor(director_page).fill(DIRECTOR_TEXT)
+    # The director, still on revision 1, hears of revision 2 live (the typed text stays) and
+    # saves anyway: 409, their text shown beside ours, nothing lost.
+    director_page.locator("[data-role='newer']", has_text="Ari Wang saved revision 2").wait_for()
+    assert editor(director_page).input_value() == DIRECTOR_TEXT
     director_page.locator("[data-role='save']").click()
     conflict = director_page.locator("[data-role='conflict']")
     conflict.wait_for()
@@ -94,8 +98,7 @@ def test_a_render_shows_live_progress_and_its_takes_appear(rv_browser, studio_se
     page.locator("[data-role='render-variants']").fill("2")
     page.locator("[data-role='render-submit']").click()
     jobs = page.locator("[data-role='jobs'] .rv-job")
-    jobs.first.wait_for()
-    assert jobs.count() == 2
+    expect(jobs).to_have_count(2)
     # The bars move while the worker renders (progress digests over the socket).
     page.wait_for_function("""() => [...document.querySelectorAll('.rv-job .progress')]
         .some((bar) => Number(bar.getAttribute('aria-valuenow')) > 0)""", timeout=30_000)

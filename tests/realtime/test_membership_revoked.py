@@ -53,3 +53,10 @@ def test_removal_whose_publish_was_lost_still_closes_the_socket(server, project,
         assert api(owner).delete(f"/api/projects/{project.pk}/members/{membership.pk}/").status_code == 204
     assert page.wait_closed(timeout=5) == 4403
     assert page.messages[-1]["type"] == "member.removed"
+
+
+def test_deleting_the_project_closes_its_sockets(server, project, owner, api):
+    page = open_socket(server, project.pk, user=owner)
+    joined(page)
+    assert api(owner).delete(f"/api/projects/{project.pk}/").status_code == 204
+    assert page.wait_closed(timeout=5) == 4403

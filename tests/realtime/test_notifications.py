@@ -15,7 +15,8 @@ def test_assignment_is_pushed_to_every_open_page_of_the_assignee(server, project
     director_page = open_socket(server, project.pk, user=owner)
     joined(director_page)
 
-    response = api(owner).patch(f"/api/shots/{shot.pk}/", {"assignee": artist.pk, "version": shot.version}, format="json")
+    response = api(owner).patch(f"/api/shots/{shot.pk}/", {"assignee": artist.pk, "version": shot.version},
+                                format="json")
     assert response.status_code == 200, response.content
 
     for page in (board, elsewhere):

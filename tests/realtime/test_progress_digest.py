@@ -13,8 +13,8 @@ def test_progress_ticks_are_coalesced_per_job(server, project, owner):
     started = time.monotonic()
     for step in range(1, 101):  # 300 ticks in about a second
         for job in jobs:
-            publish_ephemeral(project.pk, "render.progress",
-                              {"job": job, "shot": 5, "status": "running", "progress": step / 100, "message": f"step {step}"})
+            tick = {"job": job, "shot": 5, "status": "running", "progress": step / 100, "message": f"step {step}"}
+            publish_ephemeral(project.pk, "render.progress", tick)
         time.sleep(0.01)
 
     final, digests = {}, []  # the latest tick seen per job

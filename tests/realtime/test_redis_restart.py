@@ -4,15 +4,12 @@ A real redis-server of the test's own, a real uvicorn on it, the test process pu
 worker would, and a client that behaves like socket.js: on close it reconnects (with backoff)
 from the last seq it saw. It does NOT de-duplicate, so a duplicate from the server would show.
 """
-import asyncio
 import threading
 import time
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from projects.events import project_group, publish_ephemeral, record_event
+from projects.events import record_event
 from tests.realtime.conftest import FAST
 from tests.realtime.sockets import Writer, open_socket
 from tests.servers import session_cookie
@@ -69,13 +66,13 @@ def test_every_event_exactly_once_across_a_redis_restart(redis_server, start_stu
     client = ReconnectingClient(server, project.pk, owner)
     client.start()
     total = 120
-    writer = Writer(lambda i: record_event(project.pk, "comment.created", owner, {"n": i}), total, pause=0.02)
+    writer = Writer(lambda i: record_event(project.pk, "comment.created", owner, {"n": i}), total, pause=0.01)
     while client.sessions == 0:
         time.sleep(0.02)
     writer.start()
     while writer.done < total // 3:
         time.sleep(0.01)
-    redis_server.restart(down_for=1.0)  # the writer keeps committing (and failing to publish)
+    redis_server.restart(down_for=0.8)  # the writer keeps committing (and failing to publish)
     writer.finish()
     client.wait_for_seq(total, timeout=20)
     client.stop()
@@ -83,32 +80,3 @@ def test_every_event_exactly_once_across_a_redis_restart(redis_server, start_stu
     assert client.seqs == list(range(1, total + 1))
     assert client.sessions >= 2 and 4503 in client.close_codes  # it was told to resync, and did
     print(server.log())
-
-
-def test_sync_publishing_recovers_after_a_redis_restart(redis_server, settings):
-    """A worker's publisher survives Redis going away: no exception, a bounded wait, and its
-    messages flow again once Redis is back (no broken connection pool left behind)."""
-    settings.PUBLISH_TIMEOUT_S = 1.0
-
-    async def receive_one(publish) -> dict:
-        layer = get_channel_layer()
-        channel = await layer.new_channel()
-        await layer.group_add(project_group(1), channel)
-        await asyncio.get_running_loop().run_in_executor(None, publish)
-        try:
-            return await asyncio.wait_for(layer.receive(channel), 3)
-        finally:
-            await layer.flush()
-
-    publish = lambda n: lambda: publish_ephemeral(1, "presence", {"n": n})  # noqa: E731
-    assert async_to_sync(receive_one)(publish(1))["text"].count('"n":1') == 1
-
-    redis_server.stop()
-    started = time.monotonic()
-    publish_ephemeral(1, "presence", {"n": 2})  # Redis is down: logged, not raised
-    publish_ephemeral(1, "presence", {"n": 3})
-    assert time.monotonic() - started < 1.5
-    redis_server.start()
-    time.sleep(1.1)  # PUBLISH_RETRY_AFTER_S: publishing resumes after it
-
-    assert async_to_sync(receive_one)(publish(4))["text"].count('"n":4') == 1

@@ -75,7 +75,7 @@ class Workers:
             "DATABASE_URL": test_database_url(),
             "REDIS_URL": settings.REDIS_URL,
             # The broker key prefix must be the one this process sends with (fixed at settings load).
-            "REDIS_PREFIX": settings.CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"].rsplit(":celery:", 1)[0],
+            "REDIS_PREFIX": broker_prefix(),
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "RENDER_QUEUE": queue,
             "PYTHONUNBUFFERED": "1",
@@ -127,6 +127,24 @@ class Workers:
                 process.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill(process)
+        self.purge()
+
+    def purge(self) -> None:
+        purge_queue(self.redis_prefix, self.queue)
 
     def logs(self) -> str:
         return "\n".join(f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}" for _, path in self.processes)
+
+
+def purge_queue(prefix: str, queue: str) -> None:
+    """Drop a test's broker queue and its bindings (leftover retries must not outlive the test)."""
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter(match=f"{prefix}:celery:*{queue}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+def broker_prefix() -> str:
+    return settings.CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"].rsplit(":celery:", 1)[0]

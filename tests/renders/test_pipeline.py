@@ -7,25 +7,24 @@ import asyncio
 import json
 import threading
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from projects.events import project_group
 from projects.models import Event, Membership, Notification
 from renders import media, pipeline, reaper, services
-from renders.media import MediaError
 from renders.limits import RunLock, Semaphore
+from renders.media import MediaError
 from renders.models import RenderJob, RenderStatus, Take
 from renders.providers import get_provider
-from renders.providers.base import RenderRequest
 from renders.tasks import run_render_job
 from tests.fakes.replicate import FakeReplicate
-from tests.renders.pipeline_support import artist_of, small_shot, wait_for
+from tests.renders.pipeline_support import artist_of, broker_prefix, purge_queue, small_shot, wait_for
 
 TOKEN = "r8_pipeline_token"
 
@@ -38,6 +37,14 @@ def new_jobs(shot, user, provider="local", kind="image", variants=1, **fields):
 def stored_take_files(settings, project_id) -> list[Path]:
     folder = Path(settings.MEDIA_ROOT) / "projects" / str(project_id) / "takes"
     return sorted(folder.iterdir()) if folder.exists() else []
+
+
+@pytest.fixture(autouse=True)
+def scratch_queue(settings):
+    """Tasks queued by tests that commit go to a queue of their own, dropped afterwards."""
+    settings.RENDER_QUEUE = f"renders-test-{uuid.uuid4().hex[:8]}"
+    yield settings.RENDER_QUEUE
+    purge_queue(broker_prefix(), settings.RENDER_QUEUE)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from renders import media
 from renders.models import RenderJob, RenderStatus, Take
 from renders.tasks import run_render_job
 from tests.factories import ProjectFactory, RevisionFactory, SequenceFactory, ShotFactory, member
-
 from tests.renders.pipeline_support import POEM, small_shot
 
 pytestmark = pytest.mark.django_db
@@ -348,3 +347,18 @@ def test_creating_renders_takes_the_same_number_of_queries_for_one_or_eight_vari
                      "SELECT \"projects_project\".\"last_event_seq\"", "SAVEPOINT", "RELEASE SAVEPOINT")
         counts.append(len([q for q in queries if not q["sql"].startswith(per_event)]))
     assert counts[0] == counts[1]  # only the per-job events grow with the number of jobs
+
+
+def test_a_shot_with_no_duration_can_have_stills_but_not_a_clip(api, project, artist):
+    shot = small_shot(project, duration=Decimal("0"), code="SH000")
+    take = Take.objects.create(project=project, shot=shot, number=1, kind="image", media="x.png", provider="local")
+    client = api(artist)
+    response = client.post(renders_url(shot), {"provider": "local", "kind": "video", "source_take": take.pk},
+                           format="json")
+    assert response.status_code == 400
+    assert response.data["detail"] == ("params: the duration of SH000 (duration_s) must be a number from 0.1 to 600, "
+                                       "not 0.0.")
+    response = client.post(renders_url(shot), {"provider": "local", "kind": "video", "source_take": take.pk,
+                                                "params": {"duration_s": 2}}, format="json")
+    assert response.status_code == 202 and response.data["jobs"][0]["params"]["duration_s"] == 2.0
+    assert client.post(renders_url(shot), {"provider": "local", "kind": "image"}, format="json").status_code == 202

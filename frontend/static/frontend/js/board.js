@@ -610,6 +610,7 @@ function applyPresence() {
   for (const card of cards.values()) card.setViewers(byShot.get(card.id) || []);
 }
 presence.addEventListener('change', applyPresence);
+presence.shotCode = (id) => state.shots.get(id)?.code || null;
 
 // --- start ---------------------------------------------------------------------------------------------------
 

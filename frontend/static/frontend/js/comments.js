@@ -155,14 +155,7 @@ export class CommentPanel extends EventTarget {
   }
 
   async load() {
-    const comments = [];
-    let url = `${this.url}?page_size=500`;
-    while (url) {
-      // eslint-disable-next-line no-await-in-loop
-      const page = await api.get(url);
-      comments.push(...page.results);
-      url = page.next;
-    }
+    const comments = await api.all(`${this.url}?page_size=500`);
     this.comments = comments;
     this.render();
     this.dispatchEvent(new CustomEvent('loaded', { detail: { comments } }));

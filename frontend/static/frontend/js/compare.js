@@ -5,7 +5,7 @@
 import { api } from './api.js';
 import { Player, Transport, bindPlayerKeys, shortcutList } from './player.js';
 import { renderDiff, renderOps } from './revisions.js';
-import { reviewBadge, takeLabel } from './shot_controls.js';
+import { reviewBadge } from './shot_controls.js';
 import { frameAt, timecode } from './timecode.js';
 import { el, toastError } from './ui.js';
 

@@ -369,9 +369,9 @@ export function bindPlayerKeys(players, { onHelp, extra = {} } = {}) {
   });
 }
 
-/** The list of shortcuts, for the "?" panel (keys, description). */
-export function shortcutList(extra = []) {
-  return [
+/** The list of shortcuts, for the "?" panel: [[keys], description]; stills have no transport keys. */
+export function shortcutList(extra = [], { transport = true } = {}) {
+  const moves = transport ? [
     [['←', '→'], gettext('Previous / next frame')],
     [['Shift', '←/→'], gettext('Back / forward 10 frames')],
     [[','], gettext('Previous frame')],
@@ -379,7 +379,6 @@ export function shortcutList(extra = []) {
     [[gettext('Space')], gettext('Play / pause')],
     [['Home'], gettext('First frame')],
     [['End'], gettext('Last frame')],
-    ...extra,
-    [['?'], gettext('Show or hide these shortcuts')],
-  ];
+  ] : [];
+  return [...moves, ...extra, [['?'], gettext('Show or hide these shortcuts')]];
 }

@@ -168,6 +168,10 @@ frameChip.addEventListener('click', () => {
   if (isVideo && draftFrame !== null) player.seekToFrame(draftFrame);
 });
 
+if (!isVideo) {
+  body.placeholder = gettext('Comment on this image… (@ to mention, Ctrl+Enter to send)');
+  body.setAttribute('aria-label', gettext('Comment on this image'));
+}
 if (can('comment')) {
   body.addEventListener('focus', () => player.pause());
   body.addEventListener('keydown', (event) => {
@@ -360,15 +364,8 @@ function renderDetails(revision) {
 
 async function loadRevision() {
   if (!take.revision) return null;
-  let url = `/api/shots/${shot.id}/revisions/?page_size=100`;
-  while (url) {
-    // eslint-disable-next-line no-await-in-loop
-    const page = await api.get(url);
-    const found = page.results.find((r) => r.id === take.revision);
-    if (found) return found;
-    url = page.next;
-  }
-  return null;
+  const revisions = await api.all(`/api/shots/${shot.id}/revisions/?page_size=200`);
+  return revisions.find((r) => r.id === take.revision) || null;
 }
 
 async function loadTakes() {
@@ -433,8 +430,7 @@ const drawKeys = [
   [['P'], gettext('Pen')], [['A'], gettext('Arrow')], [['R'], gettext('Rectangle')], [['E'], gettext('Ellipse')],
   [['Ctrl', 'Z'], gettext('Undo the last stroke')], [['Esc'], gettext('Stop drawing')], [['C'], gettext('Write a comment')],
 ];
-const shortcutRows = shortcutList(isVideo ? drawKeys : drawKeys);
-$('shortcut-list').replaceChildren(...shortcutRows.filter(([keys]) => isVideo || !['←', ',', '.', 'Home', 'End', 'Shift'].includes(keys[0]) && keys[0] !== gettext('Space')).map(([keys, what]) => {
+$('shortcut-list').replaceChildren(...shortcutList(drawKeys, { transport: isVideo }).map(([keys, what]) => {
   const row = document.createElement('div');
   const dt = document.createElement('dt');
   for (const key of keys) {

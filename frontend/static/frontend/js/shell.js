@@ -249,6 +249,8 @@ class Presence extends EventTarget {
     super();
     this.people = new Map();
     this.root = document.querySelector('[data-role="presence"]');
+    /** Set by a page that knows shot codes (the board): id → code, for "viewing SH010". */
+    this.shotCode = null;
   }
 
   /** Accepts a full list ({members|users|present: [...]}) or one change ({user, state|action, shot}). */
@@ -289,7 +291,10 @@ class Presence extends EventTarget {
     const stack = this.root.querySelector('[data-role="presence-avatars"]');
     const label = this.root.querySelector('[data-role="presence-label"]');
     stack.replaceChildren(...others.slice(0, 6).map((p) => {
-      const where = p.shot ? interpolate(gettext('%(name)s · viewing a shot'), { name: displayName(p.user) }, true) : displayName(p.user);
+      const code = p.shot && this.shotCode ? this.shotCode(Number(p.shot)) : null;
+      const where = !p.shot ? displayName(p.user)
+        : code ? interpolate(gettext('%(name)s · viewing %(shot)s'), { name: displayName(p.user), shot: code }, true)
+          : interpolate(gettext('%(name)s · viewing a shot'), { name: displayName(p.user) }, true);
       const node = avatar(p.user, 'sm', { title: where });
       node.classList.add('presence-dot');
       node.removeAttribute('aria-hidden');

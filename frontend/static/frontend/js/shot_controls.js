@@ -3,15 +3,7 @@
 // readable notices.
 
 import { api } from './api.js';
-import { toast, toastError } from './ui.js';
-
-export const SHOT_STATUSES = [
-  ['todo', gettext('To do')],
-  ['in_progress', gettext('In progress')],
-  ['review', gettext('In review')],
-  ['changes', gettext('Changes requested')],
-  ['approved', gettext('Approved')],
-];
+import { STATUSES, statusLabel, toast, toastError } from './ui.js';
 
 const REVIEW_LABELS = {
   pending: gettext('Pending review'),
@@ -46,22 +38,14 @@ export function thumbUrl(take) {
 }
 
 /** Every take of a shot, newest first. */
-export async function takesOfShot(shotId) {
-  const takes = [];
-  let url = `/api/shots/${shotId}/takes/?page_size=200`;
-  while (url) {
-    // eslint-disable-next-line no-await-in-loop
-    const page = await api.get(url);
-    takes.push(...page.results);
-    url = page.next;
-  }
-  return takes;
+export function takesOfShot(shotId) {
+  return api.all(`/api/shots/${shotId}/takes/?page_size=200`);
 }
 
 /** Every member of a project as {id, username, name, role}. */
 export async function membersOf(projectId) {
-  const page = await api.get(`/api/projects/${projectId}/members/?page_size=500`);
-  return page.results.map((m) => ({ ...m.user, role: m.role }));
+  const members = await api.all(`/api/projects/${projectId}/members/?page_size=500`);
+  return members.map((m) => ({ ...m.user, role: m.role }));
 }
 
 export const notifyError = toastError;
@@ -85,7 +69,7 @@ export class ShotControls {
     this.members = [];
     this.status = root.querySelector('[data-role="shot-status"]');
     this.assignee = root.querySelector('[data-role="shot-assignee"]');
-    this.status.replaceChildren(...SHOT_STATUSES.map(([value, label]) => new Option(label, value)));
+    this.status.replaceChildren(...STATUSES.map((value) => new Option(statusLabel(value), value)));
     this.status.addEventListener('change', () => this.save({ status: this.status.value }));
     this.assignee.addEventListener('change', () => this.save({ assignee: this.assignee.value ? Number(this.assignee.value) : null }));
   }
