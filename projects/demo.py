@@ -747,10 +747,12 @@ def demo_project() -> Project | None:
     return Project.objects.filter(name=PROJECT_NAME).order_by("id").first()
 
 
-def seed(stdout=None) -> tuple[Project, dict]:
+def seed(stdout=None, render_keyframes: bool = False) -> tuple[Project, dict]:
     """Create the demo project once; if it exists, change nothing and return the saved logins.
 
     Everything runs in one transaction, so a failure leaves no half-built project behind.
+    ``render_keyframes`` queues a key frame for every shot on the local provider, through the
+    ordinary render pipeline, so the board fills with thumbnails as the worker renders them.
     """
     path = logins_path()
     with _one_warning_for_unpublished_events(), transaction.atomic():
@@ -763,11 +765,20 @@ def seed(stdout=None) -> tuple[Project, dict]:
         # passwords here and gives the users it creates the same ones.
         write_logins(logins, path)
         project = _build_project(users)
+        if render_keyframes:
+            _queue_keyframes(project, users["director"])
     shots = project.shots.count()
     seconds = sum(plan.seconds for plan in SHOTS)
     _say(stdout, f"Seeded the demo project “{project.name}”: {project.sequences.count()} sequences, "
                  f"{shots} shots ({seconds // 60} min {seconds % 60:02d} s), {project.presets.count()} presets.")
     return project, logins
+
+
+def _queue_keyframes(project: Project, director) -> None:
+    from renders.services import create_batch_render
+
+    create_batch_render(_membership(project, director), list(project.shots.order_by("sequence__order", "order")),
+                        provider="local", kind="image", variants=1)
 
 
 @contextmanager

@@ -58,6 +58,8 @@ CATCH_UP_PAGE = 500
 #: Client messages accepted per window; the rest are ignored (a page sends one every few seconds).
 CLIENT_MESSAGES_PER_WINDOW, CLIENT_WINDOW_S = 40, 10.0
 CLIENT_MESSAGE_MAX_CHARS = 2048
+#: LiveLink pings lost in a row (Redis answering meanwhile) before it resets its sockets.
+PING_MISSES_BEFORE_RESET = 3
 
 
 # --- database work (never on the event loop) ------------------------------------------------
@@ -367,7 +369,7 @@ class LiveLink:
     - checks that the layer delivers: Redis answers with the same ``run_id`` (a restart loses
       every message in flight and every presence entry) and a ping published to its own
       channel comes back. When Redis is back after an outage, has restarted, or answers but
-      two pings in a row never arrive (a dead subscription), every socket of this process is
+      three pings in a row never arrive (a dead subscription), every socket of this process is
       closed with 4503: each client reconnects and resyncs (events from its last seq,
       presence, unread count). Sockets are not closed while Redis is still down, so clients
       do not spin on refused reconnects, and channels-redis can unsubscribe them cleanly.
@@ -416,12 +418,12 @@ class LiveLink:
             while True:
                 await asyncio.sleep(interval)
                 seen = await self.reconcile(seen)
-                if await self.must_resync(layer, timeout=interval):
+                if await self.must_resync(layer):
                     self.reset_sockets()
         finally:
             self.stop_receiver()
 
-    async def must_resync(self, layer, timeout: float) -> bool:
+    async def must_resync(self, layer) -> bool:
         """True when the sockets may have missed live messages and Redis can take them back."""
         try:
             run_id = await presence.server_run_id()
@@ -436,13 +438,18 @@ class LiveLink:
             log.warning("Redis is back%s; resyncing this process's sockets", " after a restart" if restarted else "")
             self.redis_down, self.misses = False, 0
             return True
-        if await self.ping(layer, timeout):
+        # Generous: a loaded process delivers late, and a needless reset costs a reconnect storm.
+        if await self.ping(layer, timeout=realtime_setting("REALTIME_PING_TIMEOUT_S", 5)):
             self.misses = 0
             return False
         self.misses += 1
         self.stop_receiver()  # the next check pings on a fresh subscription
-        log.warning("channel layer ping did not come back (%s in a row)", self.misses)
-        return self.misses >= 2
+        if self.misses < PING_MISSES_BEFORE_RESET:
+            log.info("channel layer ping did not come back (%s in a row)", self.misses)
+            return False
+        log.warning("channel layer pings stopped coming back; resyncing this process's sockets")
+        self.misses = 0
+        return True
 
     async def ping(self, layer, timeout: float) -> bool:
         try:

@@ -124,6 +124,8 @@ def run() -> int:
     host = "127.0.0.1"
     try:
         with socket.socket() as sock:
+            # As uvicorn binds: a port left in TIME_WAIT by the last run is free to use.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))
     except OSError:
         say(f"Port {port} on {host} is busy. Stop what uses it, or choose another: PORT=8001 make run")
@@ -159,7 +161,7 @@ def run() -> int:
         env.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
         manage = [PYTHON, str(BASE_DIR / "manage.py")]
         subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=BASE_DIR)
-        subprocess.run([*manage, "seed_demo", "--quiet"], env=env, check=True, cwd=BASE_DIR)
+        subprocess.run([*manage, "seed_demo", "--quiet", "--render-keyframes"], env=env, check=True, cwd=BASE_DIR)
 
         with open(log_dir / "web.log", "ab") as web_log:
             web = subprocess.Popen(

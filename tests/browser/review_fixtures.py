@@ -28,35 +28,48 @@ def _store(project_id: int, path: Path, suffix: str) -> str:
         return default_storage.save(name, File(fh))
 
 
+#: Rendered files by request, reused across tests: the local provider is deterministic by seed.
+_RENDERS: dict[tuple, dict] = {}
+_RENDER_DIR = Path(tempfile.mkdtemp(prefix="rv-renders-"))
+
+
+def _render(request: RenderRequest) -> dict:
+    key = (request.kind, request.prompt, request.seed, request.width, request.height, request.duration_s, request.fps,
+           tuple(sorted(request.params.items())))
+    if key not in _RENDERS:
+        provider = LocalProvider({})
+        work = _RENDER_DIR / uuid.uuid4().hex
+        ref = provider.submit(request)
+        result = provider.wait(ref, request, work, lambda p, m: None, lambda: False)
+        media = result.files[0].path
+        still = media
+        if request.kind == "video":
+            still = work / "poster.jpg"
+            extract_poster(media, still)
+        thumb = work / "thumb.jpg"
+        make_thumbnail(still, thumb)
+        _RENDERS[key] = {"media": media, "still": still, "thumb": thumb, "info": probe(media),
+                         "content_type": result.files[0].content_type, "params": result.params}
+    return _RENDERS[key]
+
+
 def make_take(shot: Shot, user, *, kind: str = "video", seconds: float = 3.0, fps: int = 24, seed: int = 7,
               width: int = 640, height: int = 360, revision: PromptRevision | None = None, prompt: str | None = None) -> Take:
     """Render a take with the local provider and store it as the worker would."""
     revision = revision or shot.revisions.order_by("-number").first()
     prompt = prompt or (revision.prompt if revision else "misty mountains at dawn, a lone boat")
-    request = RenderRequest(kind=kind, prompt=prompt, seed=seed, width=width, height=height, duration_s=seconds, fps=fps,
-                            params={"motion": "push_in"} if kind == "video" else {})
-    provider = LocalProvider({})
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        ref = provider.submit(request)
-        result = provider.wait(ref, request, work, lambda p, m: None, lambda: False)
-        out = result.files[0].path
-        info = probe(out)
-        still = out
-        if kind == "video":
-            still = work / "poster.jpg"
-            extract_poster(out, still)
-        thumb = work / "thumb.jpg"
-        make_thumbnail(still, thumb)
-        media = _store(shot.project_id, out, out.suffix)
-        poster = _store(shot.project_id, still, ".jpg") if kind == "video" else ""
-        thumbnail = _store(shot.project_id, thumb, ".jpg")
+    rendered = _render(RenderRequest(kind=kind, prompt=prompt, seed=seed, width=width, height=height, duration_s=seconds,
+                                     fps=fps, params={"motion": "push_in"} if kind == "video" else {}))
+    info = rendered["info"]
+    media = _store(shot.project_id, rendered["media"], rendered["media"].suffix)
+    poster = _store(shot.project_id, rendered["still"], ".jpg") if kind == "video" else ""
+    thumbnail = _store(shot.project_id, rendered["thumb"], ".jpg")
     number = (Take.objects.filter(shot=shot).aggregate(n=Max("number"))["n"] or 0) + 1
     return Take.objects.create(
         project_id=shot.project_id, shot=shot, revision=revision, number=number, kind=kind, media=media,
-        thumbnail=thumbnail, poster=poster, content_type=result.files[0].content_type, width=info.width,
+        thumbnail=thumbnail, poster=poster, content_type=rendered["content_type"], width=info.width,
         height=info.height, duration_s=info.duration_s, fps=info.fps, frame_count=info.frame_count if kind == "video" else 1,
-        seed=seed, params=result.params, provider="local", created_by=user,
+        seed=seed, params=rendered["params"], provider="local", created_by=user,
     )
 
 

@@ -94,7 +94,7 @@ def test_members_invite_change_role_and_remove_with_readable_errors(film, open_p
     assert error.is_hidden()
 
     row.locator("select[data-role='member-role']").select_option("artist")
-    page.wait_for_selector(".toast[data-kind='success']")
+    page.locator(".toast[data-kind='success']", has_text="Newcomer Zhou is now Artist.").wait_for()
     assert Membership.objects.get(project=film.project, user=newcomer).role == Role.ARTIST
     page.screenshot(path=str(artifacts / "members-1280.png"))
 

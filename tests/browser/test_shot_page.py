@@ -19,11 +19,12 @@ DIRECTOR_TEXT = "ink-wash mountains in snow, a lone boat on a frozen river, blue
 
 @pytest.fixture
 def shot_setup(transactional_db):
-    project = ProjectFactory(name="Autumn River promo", fps=24)
+    project = ProjectFactory(name="Autumn River promo", fps=24, width=640, height=360)
     director = member(project, Role.DIRECTOR, username="dina", first_name="Dina", last_name="Chen")
     artist = member(project, Role.ARTIST, username="ari", first_name="Ari", last_name="Wang")
     sequence = SequenceFactory(project=project, code="SQ010", title="Opening")
-    shot = ShotFactory(project=project, sequence=sequence, code="SH0040", title="Boat at dawn", assignee=artist)
+    shot = ShotFactory(project=project, sequence=sequence, code="SH0040", title="Boat at dawn", assignee=artist,
+                       duration_s=2)
     RevisionFactory(shot=shot, number=1, author=artist, prompt=FIRST, note="first pass")
     PresetFactory(project=project, name="Guofeng ink", prompt="guofeng ink wash, xuan paper texture")
     return project, director, artist, shot
@@ -86,7 +87,7 @@ def test_a_stale_prompt_edit_shows_the_conflict_and_keeps_the_typed_text(rv_brow
 def test_a_render_shows_live_progress_and_its_takes_appear(rv_browser, studio_server, start_celery_worker, shot_setup):
     project, director, artist, shot = shot_setup
     image = make_take(shot, artist, kind="image", width=640, height=360, seed=3)
-    start_celery_worker(LOCAL_PROVIDER_LATENCY_S="2.5")
+    start_celery_worker(concurrency=2, LOCAL_PROVIDER_LATENCY_S="2")
     page = open_page(rv_browser, studio_server, artist, f"/p/{project.pk}/shots/{shot.pk}/")
     strip = page.locator("[data-role='strip']")
     assert strip.locator("[data-take]").count() == 1

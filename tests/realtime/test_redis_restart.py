@@ -7,11 +7,12 @@ from the last seq it saw. It does NOT de-duplicate, so a duplicate from the serv
 import threading
 import time
 
+import redis
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from projects.events import record_event
 from tests.realtime.conftest import FAST
-from tests.realtime.sockets import Writer, open_socket
+from tests.realtime.sockets import Writer, joined, open_socket
 from tests.servers import session_cookie
 
 
@@ -79,4 +80,21 @@ def test_every_event_exactly_once_across_a_redis_restart(redis_server, start_stu
 
     assert client.seqs == list(range(1, total + 1))
     assert client.sessions >= 2 and 4503 in client.close_codes  # it was told to resync, and did
-    print(server.log())
+
+
+def test_sockets_are_reset_when_the_layer_stops_delivering(redis_server, start_studio_server, project, owner):
+    """Redis answers, but nothing published arrives (here: writes paused, which holds PUBLISH):
+    after three lost pings the server closes its sockets with 4503 so clients resync."""
+    server = start_studio_server(**FAST, REALTIME_PING_TIMEOUT_S="0.3")
+    socket = open_socket(server, project.pk, user=owner)
+    joined(socket)
+    client = redis.Redis.from_url(redis_server.url)
+    client.client_pause(5000, all=False)  # WRITE mode: INFO answers, PUBLISH waits
+    started = time.monotonic()
+    assert socket.wait_closed(timeout=6) == 4503
+    assert time.monotonic() - started > 3 * 0.3  # not before three pings were lost
+    assert "pings stopped coming back" in server.log()  # that, not an outage, was the reason
+    client.client_unpause()
+    socket = open_socket(server, project.pk, user=owner, after=0)  # and it is admitted again
+    joined(socket)
+    socket.close()

@@ -61,8 +61,10 @@ export function readableMessage(status, data) {
   return fallbackMessage(status);
 }
 
-async function request(method, url, body, { signal, headers = {} } = {}) {
-  const init = { method, credentials: 'same-origin', signal, headers: { Accept: 'application/json', ...headers } };
+/** ``options``: signal (AbortSignal), headers, keepalive (the request outlives the page, e.g.
+ *  "mark as read" on a link that navigates away). */
+async function request(method, url, body, { signal, headers = {}, keepalive = false } = {}) {
+  const init = { method, credentials: 'same-origin', signal, keepalive, headers: { Accept: 'application/json', ...headers } };
   if (body !== undefined && body !== null) {
     if (body instanceof FormData) {
       init.body = body;

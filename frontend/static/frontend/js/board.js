@@ -265,7 +265,7 @@ function renderBoard() {
       el('span', { class: 'empty-icon' }, icon('board')),
       el('h2', {}, gettext('No shots yet')),
       el('p', {}, can('plan_shots')
-        ? gettext('Break the script into sequences and shots (through the API or the admin for now); they appear here as soon as they exist.')
+        ? gettext('Break the script into sequences and shots: start with “New shot” above. Everyone on the project sees them appear at once.')
         : gettext('When the director adds shots, they appear here as they are created.'))));
     renderCounts();
     return;
@@ -442,6 +442,78 @@ document.addEventListener('keydown', (event) => {
   if (event.key === 'Escape' && state.selected.size && !document.querySelector('dialog[open]')) clearSelection();
 });
 
+// --- a new shot (directors) -------------------------------------------------------------------------
+
+/** "SH080" → "SH090": the next code after the last one, in steps of ten like a shot list. */
+function nextCode(codes, prefix = 'SH') {
+  const last = codes.filter(Boolean).sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).pop();
+  const match = last ? /^(.*?)(\d+)$/.exec(last) : null;
+  if (!match) return `${prefix}010`;
+  const width = match[2].length;
+  return `${match[1]}${String(Number(match[2]) + 10 - (Number(match[2]) % 10)).padStart(width, '0')}`;
+}
+
+function initNewShot() {
+  const open = $('new-shot');
+  const dialog = app.querySelector('[data-role="new-shot-dialog"]');
+  if (!open || !dialog) return;
+  const form = dialog.querySelector('form');
+  const sequence = form.elements.sequence;
+  const errorBox = dialog.querySelector('[data-role="new-shot-error"]');
+  const newField = dialog.querySelector('[data-role="new-sequence-field"]');
+  const showError = (message) => { errorBox.textContent = message || ''; errorBox.hidden = !message; };
+  const suggest = () => {
+    const id = Number(sequence.value);
+    newField.hidden = sequence.value !== 'new';
+    const codes = [...state.shots.values()].filter((shot) => shot.sequence === id).map((shot) => shot.code);
+    form.elements.code.value = nextCode(codes);
+  };
+  open.addEventListener('click', () => {
+    sequence.replaceChildren(...state.sequences.map((seq) => new Option(seq.title ? `${seq.code} · ${seq.title}` : seq.code, String(seq.id))),
+      new Option(gettext('New sequence…'), 'new'));
+    const wanted = state.filters.sequence && state.filters.sequence !== 'none' ? state.filters.sequence : null;
+    sequence.value = wanted || (state.sequences.length ? String(state.sequences[state.sequences.length - 1].id) : 'new');
+    form.elements.sequence_code.value = nextCode(state.sequences.map((seq) => seq.code), 'SQ');
+    form.elements.title.value = '';
+    showError('');
+    suggest();
+    dialog.showModal();
+    form.elements.code.select();
+  });
+  sequence.addEventListener('change', suggest);
+  dialog.querySelector('[data-role="new-shot-cancel"]').addEventListener('click', () => dialog.close());
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const code = form.elements.code.value.trim();
+    if (!code) { showError(gettext('Give the shot a code, e.g. SH010.')); return; }
+    const submit = form.querySelector('button[type="submit"]');
+    submit.disabled = true;
+    try {
+      let sequenceId = Number(sequence.value);
+      if (sequence.value === 'new') {
+        const seqCode = form.elements.sequence_code.value.trim();
+        if (!seqCode) { showError(gettext('Give the new sequence a code, e.g. SQ010.')); return; }
+        const order = Math.max(0, ...state.sequences.map((seq) => seq.order || 0)) + 1;
+        const created = await api.post(`/api/projects/${project.id}/sequences/`, { code: seqCode, order });
+        state.sequences.push(created);
+        sequenceId = created.id;
+      }
+      const siblings = [...state.shots.values()].filter((shot) => shot.sequence === sequenceId);
+      const order = Math.max(0, ...siblings.map((shot) => shot.order || 0)) + 10;
+      const shot = await api.post(`/api/projects/${project.id}/shots/`, {
+        sequence: sequenceId, code, title: form.elements.title.value.trim(), order,
+      });
+      dialog.close();
+      toast(interpolate(gettext('Shot %(code)s added.'), { code: shot.code }, true), 'success');
+      refetch();
+    } catch (error) {
+      showError(error.message);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+}
+
 // --- data and live updates -----------------------------------------------------------------------------------
 
 function ingest(board) {
@@ -617,6 +689,7 @@ presence.shotCode = (id) => state.shots.get(id)?.code || null;
 async function start() {
   readFilters();
   providerOptions();
+  initNewShot();
   try {
     const [board] = await Promise.all([loadBoard(), loadMembers()]);
     renderFilterOptions();

@@ -103,5 +103,4 @@ async function load() {
 showApproved.addEventListener('change', render);
 // An assignment arriving while the page is open: show it.
 bell.addEventListener('notification', (event) => { if (event.detail.kind === 'assigned') load(); });
-bell.addEventListener('unread', () => {});
 load();

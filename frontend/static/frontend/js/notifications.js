@@ -65,7 +65,7 @@ async function load() {
 
 async function markRead(ids, { quiet = false } = {}) {
   try {
-    const result = await api.post('/api/notifications/read/', ids ? { ids } : { all: true });
+    const result = await api.post('/api/notifications/read/', ids ? { ids } : { all: true }, { keepalive: true });
     for (const n of items) if (!ids || ids.includes(n.id)) n.read = true;
     unread = result.unread_count;
     bell.setUnread(unread);

@@ -205,7 +205,7 @@ class Bell extends EventTarget {
   async markRead(ids, { quiet = false } = {}) {
     try {
       const body = ids ? { ids } : { all: true };
-      const result = await api.post('/api/notifications/read/', body);
+      const result = await api.post('/api/notifications/read/', body, { keepalive: true });
       for (const n of this.items) if (!ids || ids.includes(n.id)) n.read = true;
       this.setUnread(result.unread_count);
       this.render();
