@@ -415,6 +415,11 @@ class LiveLink:
         layer = get_channel_layer()
         seen: dict[int, int] = {}
         try:
+            # The Redis its first sockets subscribed on: a restart before the first check counts.
+            self.run_id = await presence.server_run_id()
+        except Exception:  # noqa: BLE001 - down already: the first check notes it
+            pass
+        try:
             while True:
                 await asyncio.sleep(interval)
                 seen = await self.reconcile(seen)
@@ -425,23 +430,16 @@ class LiveLink:
 
     async def must_resync(self, layer) -> bool:
         """True when the sockets may have missed live messages and Redis can take them back."""
-        try:
-            run_id = await presence.server_run_id()
-        except Exception as exc:  # noqa: BLE001 - Redis is down
-            if not self.redis_down:
-                log.warning("Redis is unreachable (%s); sockets get events from the log until it is back", exc)
-            self.redis_down = True
-            return False
-        restarted = self.run_id is not None and run_id != self.run_id
-        self.run_id = run_id
-        if self.redis_down or restarted:
-            log.warning("Redis is back%s; resyncing this process's sockets", " after a restart" if restarted else "")
-            self.redis_down, self.misses = False, 0
-            return True
-        # Generous: a loaded process delivers late, and a needless reset costs a reconnect storm.
-        if await self.ping(layer, timeout=realtime_setting("REALTIME_PING_TIMEOUT_S", 5)):
-            self.misses = 0
-            return False
+        status = await self.redis_status()
+        if status != "up":
+            return status == "back"
+        outcome = await self.ping(layer)
+        if outcome != "lost":
+            if outcome == "delivered":
+                self.misses = 0
+            return outcome == "back"
+        # Redis answers but our own message did not come back: is the subscription dead?
+        # Be patient: a loaded process delivers late, and a needless reset costs a reconnect storm.
         self.misses += 1
         self.stop_receiver()  # the next check pings on a fresh subscription
         if self.misses < PING_MISSES_BEFORE_RESET:
@@ -451,17 +449,48 @@ class LiveLink:
         self.misses = 0
         return True
 
-    async def ping(self, layer, timeout: float) -> bool:
+    async def redis_status(self) -> str:
+        """'up'; 'down'; or 'back' after an outage or a restart (messages were lost meanwhile)."""
+        try:
+            run_id = await presence.server_run_id()
+        except Exception as exc:  # noqa: BLE001 - Redis is down
+            if not self.redis_down:
+                log.warning("Redis is unreachable (%s); sockets get events from the log until it is back", exc)
+            self.redis_down = True
+            return "down"
+        restarted = self.run_id is not None and run_id != self.run_id
+        self.run_id = run_id
+        if self.redis_down or restarted:
+            log.warning("Redis is back%s; resyncing this process's sockets", " after a restart" if restarted else "")
+            self.redis_down, self.misses = False, 0
+            return "back"
+        return "up"
+
+    async def ping(self, layer) -> str:
+        """Publish to our own channel and wait for it: 'delivered', 'lost', or the Redis status
+        ('down', 'back') if Redis went away meanwhile, which is checked between short waits so
+        a restart during a ping is acted on at once."""
+        timeout = realtime_setting("REALTIME_PING_TIMEOUT_S", 5)
+        step = min(timeout, realtime_setting("REALTIME_CHECK_S", 2))
         try:
             if self.receiver is None or self.receiver.done():
                 self.channel = await layer.new_channel("studio.livelink.")
                 self.receiver = asyncio.create_task(self.receive_echoes(layer, self.channel))
             self.sent += 1
-            await asyncio.wait_for(layer.send(self.channel, {"type": "ping", "n": self.sent}), timeout)
-            return await self.wait_for_echo(self.sent, timeout)
-        except Exception as exc:  # noqa: BLE001 - Redis went away since run_id answered
+            await asyncio.wait_for(layer.send(self.channel, {"type": "ping", "n": self.sent}), step)
+        except Exception as exc:  # noqa: BLE001 - Redis went away since it answered
             log.info("channel layer ping failed: %s", exc)
-            return False
+            status = await self.redis_status()
+            return "lost" if status == "up" else status
+        deadline = time.monotonic() + timeout
+        while True:
+            if await self.wait_for_echo(self.sent, min(step, max(0.0, deadline - time.monotonic()))):
+                return "delivered"
+            if time.monotonic() >= deadline:
+                return "lost"
+            status = await self.redis_status()
+            if status != "up":
+                return status
 
     def stop_receiver(self) -> None:
         if self.receiver is not None:
@@ -503,12 +532,14 @@ class LiveLink:
                 log.info("socket on project %s missed events %s..%s; sending them from the log",
                          consumer.project_id, consumer.last_seq + 1, target)
                 asyncio.create_task(consumer.resync())
+        watched = {consumer.project_id for consumer in self.consumers}
         try:
-            latest = await last_event_seqs({consumer.project_id for consumer in self.consumers})
+            latest = await last_event_seqs(watched)
         except Exception as exc:  # noqa: BLE001 - the database may be restarting too
             log.warning("could not read last event seqs: %s", exc)
             return {}
         for consumer in list(self.consumers):
-            if consumer.project_id not in latest:
+            # (A socket that joined during the query is judged at the next check.)
+            if consumer.project_id in watched and consumer.project_id not in latest:
                 asyncio.create_task(consumer.drop(CLOSE_REVOKED))
         return latest

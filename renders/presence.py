@@ -46,21 +46,25 @@ def heartbeat_interval() -> float:
     return realtime_setting("PRESENCE_HEARTBEAT_S", presence_ttl() / 3)
 
 
-# KEYS[1] the project's hash; ARGV: now, field ('' for a sweep only), entry JSON ('' to
-# remove the field), seconds the hash outlives its last write.
+# KEYS[1] the project's hash; ARGV: field ('' for a sweep only), entry JSON ('' to remove the
+# field), seconds the entry lives without a heartbeat, seconds the hash outlives its last write.
+# Expiry times come from Redis's clock, so ASGI hosts whose clocks differ agree on them.
 # Returns {previous entry of the field or '', number of expired entries swept, {entries},
-# seconds, microseconds}: Redis's clock versions the snapshot, so snapshots written by
+# seconds, microseconds}: the clock also versions the snapshot, so snapshots written by
 # different processes can be ordered by whoever receives them.
 _SCRIPT = """
-local key, now, field, value = KEYS[1], tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local key, field, value, ttl = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
 local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local previous = ''
 if field ~= '' then
   previous = redis.call('HGET', key, field) or ''
   if value == '' then
     redis.call('HDEL', key, field)
   else
-    redis.call('HSET', key, field, value)
+    local entry = cjson.decode(value)
+    entry['exp'] = now + ttl
+    redis.call('HSET', key, field, cjson.encode(entry))
   end
 end
 local swept, live = 0, {}
@@ -133,11 +137,10 @@ def summarise(entries: list[dict]) -> list[dict]:
 
 async def _write(project_id: int, field: str = "", entry: dict | None = None) -> Change:
     _, script = _redis()
-    now = time.time()
     ttl = presence_ttl()
     previous, swept, live, seconds, microseconds = await script(
         keys=[presence_key(project_id)],
-        args=[now, field, json.dumps(entry) if entry else "", max(60, int(ttl * 4))],
+        args=[field, json.dumps(entry) if entry else "", ttl, max(60, int(ttl * 4))],
     )
     entries = [json.loads(raw) for raw in live]
     old = json.loads(previous) if previous else None
@@ -159,7 +162,7 @@ class Presence:
         self.since = self.viewed = time.time()
 
     def _entry(self) -> dict:
-        now = time.time()
+        """The socket's field; the script adds its expiry (``exp``) from Redis's clock."""
         return {
             "user": self.user.pk,
             "username": self.user.username,
@@ -167,7 +170,6 @@ class Presence:
             "shot": self.shot,
             "since": self.since,
             "viewed": self.viewed,
-            "exp": now + presence_ttl(),
         }
 
     async def join(self) -> Change:

@@ -2,15 +2,14 @@
 
 Takes are real: clips and stills rendered by the local provider and stored through the same
 storage, thumbnail and poster helpers as the worker's, so the player gets a real H.264 MP4
-(with the frame number burnt in) served by the media view with HTTP Range. The browser is
-Debian's Chromium driven by Playwright, one context per user.
+(with the frame number burnt in) served by the media view with HTTP Range.
 """
-import os
+import atexit
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
 
-import pytest
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db.models import Max
@@ -31,6 +30,7 @@ def _store(project_id: int, path: Path, suffix: str) -> str:
 #: Rendered files by request, reused across tests: the local provider is deterministic by seed.
 _RENDERS: dict[tuple, dict] = {}
 _RENDER_DIR = Path(tempfile.mkdtemp(prefix="rv-renders-"))
+atexit.register(shutil.rmtree, _RENDER_DIR, ignore_errors=True)
 
 
 def _render(request: RenderRequest) -> dict:
@@ -74,65 +74,15 @@ def make_take(shot: Shot, user, *, kind: str = "video", seconds: float = 3.0, fp
 
 
 # --- browser -------------------------------------------------------------------------------
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-VIEWPORT = {"width": 1280, "height": 800}
+# The browser, the servers and signed-in pages come from tests/browser/conftest.py (chromium,
+# studio, worker, open_page, artifacts); these helpers add what the player pages need.
 
 
-_BROWSER: dict = {}
-
-
-@pytest.fixture(scope="session")
-def rv_browser(django_db_setup):
-    """Debian's Chromium through Playwright (its own browser download does not work here).
-
-    One for the whole run, however many test modules import this fixture (each import makes
-    pytest set it up again, and a second Playwright cannot start beside the first).
-    Playwright's sync API keeps an event loop running in this thread, which makes Django
-    refuse ORM calls; the tests' ORM calls between browser steps are plain synchronous ones,
-    so they are allowed while the browser is up (and the test database exists first).
-    """
-    if "browser" in _BROWSER:
-        yield _BROWSER["browser"]
-        return
-    from playwright.sync_api import sync_playwright
-
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            _BROWSER["browser"] = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield _BROWSER["browser"]
-            _BROWSER.pop("browser").close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-def open_page(browser, server, user, path, *, viewport=VIEWPORT, locale="en-US"):
-    """A new browser context signed in as ``user`` (its own cookies), on ``path``; console errors collected."""
-    from tests.servers import session_cookie
-
-    name, value = session_cookie(user).split("=", 1)
-    context = browser.new_context(viewport=viewport, locale=locale)
-    context.add_cookies([{"name": name, "value": value, "url": server.url}])
-    page = context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    page.goto(server.url + path)
-    page.wait_for_selector("[data-ready='true']", timeout=20_000)
+def open_ready(open_page, user, path):
+    """``open_page`` (conftest) on ``path``, once the page's scripts have loaded what they show."""
+    page = open_page(user, path=path)
+    page.wait_for_selector("[data-ready='true']", timeout=60_000)
     return page
-
-
-def screenshot(page, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    page.screenshot(path=str(path))
-    return path
 
 
 def wait_for_frame(page, frame: int, player: str = "studioPlayer") -> None:
@@ -142,7 +92,7 @@ def wait_for_frame(page, frame: int, player: str = "studioPlayer") -> None:
     try:
         page.wait_for_function(
             f"() => window.{player} && window.{player}.target === null && window.{player}.frame === {frame}"
-            f" && !window.{player}.media.seeking", timeout=10_000)
+            f" && !window.{player}.media.seeking", timeout=20_000)
     except PlaywrightTimeout:
         state = page.evaluate(f"""() => {{ const p = window.{player}; return p && {{frame: p.frame, target: p.target,
             time: p.media.currentTime, seeking: p.media.seeking, paused: p.media.paused, ready: p.media.readyState,

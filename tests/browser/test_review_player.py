@@ -8,18 +8,8 @@ currentTime both) with the arrow drawn over the frame.
 import pytest
 
 from projects.models import Comment, Role
-from tests.browser.review_fixtures import (  # noqa: F401 - fixtures
-    CANVAS_INK,
-    CANVAS_INK_NEAR,
-    frame_of_current_time,
-    make_take,
-    open_page,
-    rv_browser,
-    screenshot,
-    wait_for_frame,
-)
+from tests.browser.review_fixtures import CANVAS_INK, CANVAS_INK_NEAR, frame_of_current_time, make_take, open_ready, wait_for_frame
 from tests.factories import CommentFactory, ProjectFactory, RevisionFactory, ShotFactory, member
-from tests.servers import start_studio_server, studio_server  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -51,11 +41,11 @@ def drag(page, box, start, end):
 
 
 def test_comment_on_frame_36_with_an_arrow_reaches_the_directors_player(
-        rv_browser, studio_server, review_setup):
+        open_page, artifacts, review_setup):
     project, director, reviewer, take = review_setup
     path = f"/p/{project.pk}/review/{take.pk}/"
-    director_page = open_page(rv_browser, studio_server, director, path)
-    reviewer_page = open_page(rv_browser, studio_server, reviewer, path)
+    director_page = open_ready(open_page, director, path)
+    reviewer_page = open_ready(open_page, reviewer, path)
     assert take.frame_count == 72
 
     # Typing a frame (or a timecode) jumps there; Home goes back to the first frame.
@@ -124,7 +114,7 @@ def test_comment_on_frame_36_with_an_arrow_reaches_the_directors_player(
     middle = ((ARROW_FROM[0] + ARROW_TO[0]) / 2, (ARROW_FROM[1] + ARROW_TO[1]) / 2)
     assert director_canvas.evaluate(CANVAS_INK_NEAR, [middle[0], middle[1]]) > 0
     assert director_canvas.evaluate(CANVAS_INK_NEAR, [0.9, 0.1]) == 0
-    screenshot(director_page, "review-player.png")
+    director_page.screenshot(path=artifacts / "review-player.png")
 
     # Stepping away from the comment's frame hides its drawing again.
     director_page.keyboard.press("ArrowRight")
@@ -133,10 +123,10 @@ def test_comment_on_frame_36_with_an_arrow_reaches_the_directors_player(
     assert not director_page.errors and not reviewer_page.errors
 
 
-def test_shortcuts_are_listed_and_decisions_follow_the_role(rv_browser, studio_server, review_setup):
+def test_shortcuts_are_listed_and_decisions_follow_the_role(open_page, artifacts, review_setup):
     project, director, reviewer, take = review_setup
     path = f"/p/{project.pk}/review/{take.pk}/"
-    page = open_page(rv_browser, studio_server, reviewer, path)
+    page = open_ready(open_page, reviewer, path)
     # A reviewer may ask for changes or reject, not approve (the server decides either way).
     assert page.locator("[data-decision='approve']").is_hidden()
     assert page.locator("[data-decision='changes']").is_visible()
@@ -155,11 +145,11 @@ def test_shortcuts_are_listed_and_decisions_follow_the_role(rv_browser, studio_s
     assert not page.errors
 
 
-def test_compare_steps_and_plays_both_takes_together(rv_browser, studio_server, review_setup):
+def test_compare_steps_and_plays_both_takes_together(open_page, artifacts, review_setup):
     project, director, reviewer, take = review_setup
     other = make_take(take.shot, director, kind="video", seconds=3, fps=24, width=640, height=360, seed=99,
                       prompt="ink-wash mountains in snow, a lone boat on a frozen river")
-    page = open_page(rv_browser, studio_server, director, f"/p/{project.pk}/compare/{take.pk}/{other.pk}/")
+    page = open_ready(open_page, director, f"/p/{project.pk}/compare/{take.pk}/{other.pk}/")
     for _ in range(12):
         page.keyboard.press("ArrowRight")
     page.wait_for_function("() => studioCompare.players.every((p) => p.target === null && p.frame === 12 && !p.media.seeking)")
@@ -169,7 +159,7 @@ def test_compare_steps_and_plays_both_takes_together(rv_browser, studio_server, 
     # Both settings tables name what differs: the seeds at least.
     seed_row = page.locator(".rv-params--compare tr.is-different", has_text="Seed")
     assert seed_row.locator("td").all_text_contents() == [str(take.seed), "99"]
-    screenshot(page, "compare.png")
+    page.screenshot(path=artifacts / "compare.png")
 
     # Played together and paused, they stop on the same frame (or one apart at most).
     page.keyboard.press(" ")
@@ -181,10 +171,10 @@ def test_compare_steps_and_plays_both_takes_together(rv_browser, studio_server, 
     assert not page.errors
 
 
-def test_threads_replies_and_resolve(rv_browser, studio_server, review_setup):
+def test_threads_replies_and_resolve(open_page, artifacts, review_setup):
     project, director, reviewer, take = review_setup
     CommentFactory(shot=take.shot, take=take, author=reviewer, body="Horizon tilts here", frame=20)
-    page = open_page(rv_browser, studio_server, director, f"/p/{project.pk}/review/{take.pk}/")
+    page = open_ready(open_page, director, f"/p/{project.pk}/review/{take.pk}/")
     thread = page.locator(".rv-thread", has_text="Horizon tilts here")
     assert "20 · 00:00:00:20" in thread.locator("[data-role='frame-chip']").text_content()
 

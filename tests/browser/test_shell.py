@@ -19,7 +19,7 @@ def test_sign_in_projects_and_create_one(film, open_page, artifacts):
     page.fill("#id_username", "artist")
     page.fill("#id_password", "wrong password")
     page.click("form.panel button[type=submit]")
-    assert page.locator(".form-error").is_visible()
+    page.locator(".form-error").wait_for()  # after the POST comes back
     page.fill("#id_password", PASSWORD)
     page.click("form.panel button[type=submit]")
     page.wait_for_url("**/")
@@ -35,6 +35,31 @@ def test_sign_in_projects_and_create_one(film, open_page, artifacts):
     created = Project.objects.get(name="Moon over the pass")
     assert page.url.endswith(f"/p/{created.pk}/")
     assert page.locator("[data-role='empty']").is_visible()  # a clear empty state, not a blank page
+
+    # The owner plans the first shot from the board: a new sequence and a shot in it.
+    page.locator("[data-role='new-shot']").click()
+    dialog = page.locator("dialog[data-role='new-shot-dialog']")
+    assert dialog.locator("#new-shot-sequence").input_value() == "new"
+    assert dialog.locator("#new-sequence-code").input_value() == "SQ010"
+    assert dialog.locator("#new-shot-code").input_value() == "SH010"
+    dialog.locator("#new-shot-title").fill("Moon over the pass")
+    dialog.locator("button[type=submit]").click()
+    card = page.locator(".shot-card", has_text="SH010")
+    card.wait_for()
+    assert "Moon over the pass" in card.inner_text()
+    assert page.locator(".seq-code").all_inner_texts() == ["SQ010"]
+    shot = created.shots.get()
+    assert (shot.code, shot.sequence.code) == ("SH010", "SQ010")
+
+    # The next one is suggested after it, in the same sequence; a duplicate code is refused readably.
+    page.locator("[data-role='new-shot']").click()
+    assert dialog.locator("#new-shot-code").input_value() == "SH020"
+    dialog.locator("#new-shot-code").fill("SH010")
+    dialog.locator("button[type=submit]").click()
+    error = dialog.locator("[data-role='new-shot-error']")
+    error.wait_for(state="visible")
+    assert "already exists" in error.inner_text()
+    assert created.shots.count() == 1
     assert not page.errors, page.errors
 
 

@@ -6,9 +6,8 @@ from playwright.sync_api import expect
 
 from projects.models import PromptRevision, Role
 from renders.models import RenderJob, RenderStatus, Take
-from tests.browser.review_fixtures import make_take, open_page, rv_browser, screenshot  # noqa: F401 - fixtures
+from tests.browser.review_fixtures import make_take, open_ready
 from tests.factories import PresetFactory, ProjectFactory, RevisionFactory, SequenceFactory, ShotFactory, member
-from tests.servers import start_celery_worker, start_studio_server, studio_server  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -19,7 +18,9 @@ DIRECTOR_TEXT = "ink-wash mountains in snow, a lone boat on a frozen river, blue
 
 @pytest.fixture
 def shot_setup(transactional_db):
-    project = ProjectFactory(name="Autumn River promo", fps=24, width=640, height=360)
+    # Small, short renders that take a couple of seconds each, so the progress bars are seen moving.
+    project = ProjectFactory(name="Autumn River promo", fps=24, width=640, height=360,
+                             provider_settings={"local": {"latency_s": 2}})
     director = member(project, Role.DIRECTOR, username="dina", first_name="Dina", last_name="Chen")
     artist = member(project, Role.ARTIST, username="ari", first_name="Ari", last_name="Wang")
     sequence = SequenceFactory(project=project, code="SQ010", title="Opening")
@@ -34,11 +35,11 @@ def editor(page):
     return page.locator("[data-role='prompt']")
 
 
-def test_a_stale_prompt_edit_shows_the_conflict_and_keeps_the_typed_text(rv_browser, studio_server, shot_setup):
+def test_a_stale_prompt_edit_shows_the_conflict_and_keeps_the_typed_text(open_page, artifacts, shot_setup):
     project, director, artist, shot = shot_setup
     path = f"/p/{project.pk}/shots/{shot.pk}/"
-    artist_page = open_page(rv_browser, studio_server, artist, path)
-    director_page = open_page(rv_browser, studio_server, director, path)
+    artist_page = open_ready(open_page, artist, path)
+    director_page = open_ready(open_page, director, path)
     for page in (artist_page, director_page):
         assert editor(page).input_value() == FIRST
         assert "revision 1" in page.locator("[data-role='based-on']").text_content()
@@ -63,7 +64,7 @@ def test_a_stale_prompt_edit_shows_the_conflict_and_keeps_the_typed_text(rv_brow
     assert ARTIST_TEXT in conflict.locator("[data-role='conflict-prompt']").text_content()
     assert editor(director_page).input_value() == DIRECTOR_TEXT
     assert PromptRevision.objects.filter(shot=shot).count() == 2
-    screenshot(director_page, "shot-page-conflict.png")
+    director_page.screenshot(path=artifacts / "shot-page-conflict.png")
 
     # Rebase keeps the director's text on top of revision 2; saving now works.
     director_page.locator("[data-role='conflict-rebase']").click()
@@ -84,11 +85,10 @@ def test_a_stale_prompt_edit_shows_the_conflict_and_keeps_the_typed_text(rv_brow
     assert not artist_page.errors and not director_page.errors
 
 
-def test_a_render_shows_live_progress_and_its_takes_appear(rv_browser, studio_server, start_celery_worker, shot_setup):
+def test_a_render_shows_live_progress_and_its_takes_appear(open_page, artifacts, worker, shot_setup):
     project, director, artist, shot = shot_setup
     image = make_take(shot, artist, kind="image", width=640, height=360, seed=3)
-    start_celery_worker(concurrency=2, LOCAL_PROVIDER_LATENCY_S="2")
-    page = open_page(rv_browser, studio_server, artist, f"/p/{project.pk}/shots/{shot.pk}/")
+    page = open_ready(open_page, artist, f"/p/{project.pk}/shots/{shot.pk}/")
     strip = page.locator("[data-role='strip']")
     assert strip.locator("[data-take]").count() == 1
     assert page.locator("[data-role='preview-title']").text_content() == "Take 1 (image)"
@@ -99,11 +99,11 @@ def test_a_render_shows_live_progress_and_its_takes_appear(rv_browser, studio_se
     page.locator("[data-role='render-variants']").fill("2")
     page.locator("[data-role='render-submit']").click()
     jobs = page.locator("[data-role='jobs'] .rv-job")
-    expect(jobs).to_have_count(2)
+    expect(jobs).to_have_count(2, timeout=20_000)
     # The bars move while the worker renders (progress digests over the socket).
     page.wait_for_function("""() => [...document.querySelectorAll('.rv-job .progress')]
         .some((bar) => Number(bar.getAttribute('aria-valuenow')) > 0)""", timeout=30_000)
-    screenshot(page, "shot-page.png")
+    page.screenshot(path=artifacts / "shot-page.png")
     # Both takes arrive in the strip, grouped as one render, without a reload.
     strip.locator("[data-take]").nth(2).wait_for(timeout=60_000)
     assert strip.locator(".rv-take-group", has_text="2 variants").count() == 1

@@ -257,3 +257,18 @@ def test_pages_load_only_local_assets(client, world):
         body = client.get(url).content.decode()
         for ref in re.findall(r'(?:src|href)="([^"]+)"', body):
             assert not re.match(r"^(https?:)?//", ref), f"{url} loads {ref}"
+
+
+def test_shell_pages_are_well_formed_for_assistive_tech(client, world):
+    """Unique ids (labels point at them) and a name on every icon-only button."""
+    client.force_login(world["director"])
+    urls = project_pages(world)[:3] + personal_pages() + ["/no/such/page/"]
+    for url in urls:
+        body = client.get(url).content.decode()
+        ids = re.findall(r'\sid="([^"]+)"', body)
+        assert len(ids) == len(set(ids)), f"{url}: duplicate ids {sorted({i for i in ids if ids.count(i) > 1})}"
+        for button in re.findall(r'<button[^>]*class="icon-btn[^"]*"[^>]*>', body):
+            assert "aria-label=" in button, f"{url}: icon button without a label: {button}"
+        assert re.search(r'<html lang="en">', body), url
+        for label_for in re.findall(r'<label[^>]*\sfor="([^"]+)"', body):
+            assert label_for in ids, f"{url}: label for missing #{label_for}"

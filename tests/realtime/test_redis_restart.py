@@ -79,7 +79,8 @@ def test_every_event_exactly_once_across_a_redis_restart(redis_server, start_stu
     client.stop()
 
     assert client.seqs == list(range(1, total + 1))
-    assert client.sessions >= 2 and 4503 in client.close_codes  # it was told to resync, and did
+    # It was told to resync, and did.
+    assert client.sessions >= 2 and 4503 in client.close_codes, server.log()[-4000:]
 
 
 def test_sockets_are_reset_when_the_layer_stops_delivering(redis_server, start_studio_server, project, owner):

@@ -31,6 +31,8 @@ const state = {
   failures: new Map(),
   /** events up to this seq are already reflected in the last board fetch */
   boardSeq: 0,
+  /** jobs seen ending: a late progress tick must not bring them back */
+  finished: new Set(),
   selected: new Set(),
   lastClicked: null,
   filters: { status: [], assignee: '', sequence: '' },
@@ -455,7 +457,7 @@ function nextCode(codes, prefix = 'SH') {
 
 function initNewShot() {
   const open = $('new-shot');
-  const dialog = app.querySelector('[data-role="new-shot-dialog"]');
+  const dialog = document.querySelector('[data-role="new-shot-dialog"]');
   if (!open || !dialog) return;
   const form = dialog.querySelector('form');
   const sequence = form.elements.sequence;
@@ -531,6 +533,7 @@ function ingest(board) {
         return seen && seen.status === job.status ? { ...job, progress: Math.max(job.progress || 0, seen.progress || 0) } : job;
       });
     }
+    shot.active_renders = (shot.active_renders || []).filter((job) => !state.finished.has(job.id));
     state.shots.set(shot.id, shot);
     state.order.push(shot.id);
   }
@@ -565,6 +568,7 @@ const refetchMembers = debounce(() => loadMembers().then(renderFilterOptions).ca
 /** A job we learnt about (batch answer, render.state, a progress digest), onto its shot's row. */
 function trackJob(job) {
   const id = job.job ?? job.id;
+  if (state.finished.has(id)) return null;
   const shotId = job.shot;
   let shot = shotId !== undefined ? state.shots.get(shotId) : null;
   if (!shot) shot = [...state.shots.values()].find((s) => (s.active_renders || []).some((j) => j.id === id));
@@ -572,7 +576,11 @@ function trackJob(job) {
   const jobs = shot.active_renders || (shot.active_renders = []);
   let entry = jobs.find((j) => j.id === id);
   if (!entry) {
-    if (job.status && !ACTIVE.has(job.status)) return shot;
+    if (job.status && !ACTIVE.has(job.status)) {
+      state.finished.add(id);
+      if (job.status === 'failed') state.failures.set(shot.id, job.error || job.message || gettext('Render failed'));
+      return shot;
+    }
     entry = { id, kind: job.kind || 'image', provider: job.provider || '', status: job.status || 'queued', progress: 0, message: '' };
     jobs.push(entry);
     state.failures.delete(shot.id);
@@ -582,6 +590,7 @@ function trackJob(job) {
   if (job.message !== undefined) entry.message = job.message || '';
   if (entry.status === 'queued' && entry.progress > 0) entry.status = 'running';
   if (!ACTIVE.has(entry.status)) {
+    state.finished.add(id);
     shot.active_renders = jobs.filter((j) => j !== entry);
     if (entry.status === 'failed') state.failures.set(shot.id, job.error || job.message || gettext('Render failed'));
   }

@@ -7,6 +7,7 @@ import { CommentPanel, MentionCompleter } from './comments.js';
 import { Player, Transport, bindPlayerKeys, shortcutList } from './player.js';
 import { ShotControls, decisionLabel, membersOf, notifyError, notifyOk, reviewBadge, takeLabel, takesOfShot, thumbUrl } from './shot_controls.js';
 import { timecode } from './timecode.js';
+import { displayName, formatDateTime } from './ui.js';
 
 const boot = JSON.parse(document.getElementById('review-boot').textContent);
 const app = document.getElementById('review-app');
@@ -327,8 +328,8 @@ function renderDetails(revision) {
     rows.push([gettext('Frames'), take.frame_count ? `${take.frame_count} (0–${take.frame_count - 1})` : '—']);
     rows.push([gettext('Duration'), take.duration_s ? `${Number(take.duration_s).toFixed(2)} s` : '—']);
   }
-  rows.push([gettext('Made by'), take.created_by ? take.created_by.username : '—']);
-  rows.push([gettext('Made'), new Date(take.created_at).toLocaleString(document.documentElement.lang || undefined)]);
+  rows.push([gettext('Rendered by'), take.created_by ? displayName(take.created_by) : '—']);
+  rows.push([gettext('Rendered'), formatDateTime(take.created_at)]);
   const dl = $('details-list');
   dl.replaceChildren(...rows.flatMap(([k, v]) => {
     const dt = document.createElement('dt');
