@@ -445,11 +445,18 @@ def notify_assignment(shot: Shot, actor) -> Notification:
                   data={"shot": shot.pk})
 
 
+@transaction.atomic
 def mark_notifications_read(user, ids=None) -> int:
+    """Mark read, then tell the user's other open pages the new unread count."""
     qs = Notification.objects.filter(user=user, read_at__isnull=True)
     if ids is not None:
         qs = qs.filter(pk__in=ids)
-    return qs.update(read_at=timezone.now())
+    marked = qs.update(read_at=timezone.now())
+    if marked:
+        user_id = user.pk
+        transaction.on_commit(lambda: publish_to_user(
+            user_id, "notifications.read", {"unread": Notification.objects.for_user_id(user_id).unread().count()}))
+    return marked
 
 
 def my_work(user):

@@ -166,7 +166,7 @@ def run() -> int:
         with open(log_dir / "web.log", "ab") as web_log:
             web = subprocess.Popen(
                 [PYTHON, "-m", "uvicorn", "studio.asgi:application", "--host", host, "--port", str(port),
-                 "--no-server-header", "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1"],
+                 "--no-server-header", "--no-access-log", "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1"],
                 env=env, cwd=BASE_DIR, stdout=web_log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         processes.append(("web", web))

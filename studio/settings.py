@@ -255,6 +255,21 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 14
 
+# --- Real time (renders/consumers.py, renders/presence.py, projects/events.py) ---------------
+#: A vanished client leaves the presence list after PRESENCE_TTL_S without a heartbeat.
+PRESENCE_TTL_S = float(os.environ.get("PRESENCE_TTL_S", "45"))
+PRESENCE_HEARTBEAT_S = float(os.environ.get("PRESENCE_HEARTBEAT_S", str(PRESENCE_TTL_S / 3)))
+PRESENCE_UPDATES_PER_S = float(os.environ.get("PRESENCE_UPDATES_PER_S", "2"))
+#: Progress digests a socket receives at most per second (DESIGN.md "Real-time").
+PROGRESS_DIGESTS_PER_S = float(os.environ.get("PROGRESS_DIGESTS_PER_S", "4"))
+#: How often each web process tops up sockets that missed an event, and when a silent
+#: channel layer counts as dead.
+REALTIME_CHECK_S = float(os.environ.get("REALTIME_CHECK_S", "2"))
+REALTIME_PING_TIMEOUT_S = float(os.environ.get("REALTIME_PING_TIMEOUT_S", "5"))
+#: A publish waits at most this long; after a failure publishing pauses briefly.
+PUBLISH_TIMEOUT_S = float(os.environ.get("PUBLISH_TIMEOUT_S", "2"))
+PUBLISH_RETRY_AFTER_S = float(os.environ.get("PUBLISH_RETRY_AFTER_S", "1"))
+
 # --- Providers ----------------------------------------------------------------------
 #: Hosts a project's provider settings may point at (their keys travel there), and the
 #: environment variables a project may name as its credential. Operators extend both.

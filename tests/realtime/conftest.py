@@ -10,6 +10,7 @@ from tests.servers import (  # noqa: F401 - fixtures
     SHARED_PREFIX,
     redis_server,
     shared_studio_server,
+    start_celery_worker,
     start_studio_server,
     studio_server,
     use_redis_prefix,
@@ -34,6 +35,6 @@ def _isolated_redis_prefix(settings):
 
 
 @pytest.fixture
-def server(shared_studio_server, transactional_db):
+def server(shared_studio_server, transactional_db):  # noqa: F811 - the fixture, imported above
     """The studio on uvicorn, with quick presence expiry and live-link checks."""
     return shared_studio_server

@@ -64,7 +64,7 @@ class Socket:
 
 
 def open_socket(server, project_id, *, user=None, cookie=None, token=None, after=None, origin=None,
-                header_token=None) -> Socket:
+                header_token=None, script=False) -> Socket:
     """Connect to ``/ws/projects/<id>/`` as a browser would (session cookie, Origin) or a script would."""
     path = f"/ws/projects/{project_id}/"
     query = []
@@ -81,7 +81,7 @@ def open_socket(server, project_id, *, user=None, cookie=None, token=None, after
         headers["Authorization"] = f"Token {header_token}"
     ws = connect(
         server.ws_url + path + ("?" + "&".join(query) if query else ""),
-        origin=origin or server.url, additional_headers=headers, open_timeout=5, close_timeout=2, legacy=True,
+        origin=None if script else (origin or server.url), additional_headers=headers, open_timeout=5, close_timeout=2, legacy=True,
     )
     return Socket(ws)
 

@@ -77,3 +77,14 @@ def test_session_of_a_deleted_user_is_refused(server, project):
         connect(f"{server.ws_url}/ws/projects/{project.pk}/", origin=server.url,
                 additional_headers={"Cookie": cookie}, open_timeout=5, legacy=True)
     assert info.value.response.status_code == 403
+
+
+def test_a_script_without_origin_connects_with_its_token_only(server, project, reviewer, outsider):
+    """Browsers always send Origin; a script sends none and authenticates with its token."""
+    key = Token.objects.create(user=reviewer).key
+    socket = open_socket(server, project.pk, token=key, script=True)
+    assert joined(socket)["data"]["user"]["id"] == reviewer.pk
+    socket.close()
+    outsider_key = Token.objects.create(user=outsider).key
+    assert refused(server, project.pk, token=outsider_key, script=True) == 403
+    assert refused(server, project.pk, script=True) == 403
