@@ -30,9 +30,9 @@ except ImportError:  # pragma: no cover - the review fixtures are optional here
     SHARED_BROWSER: dict = {}
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def chromium(django_db_setup):
-    """Package-scoped: Playwright's sync API keeps an event loop in this thread while it runs,
+    """Module-scoped: Playwright's sync API keeps an event loop in this thread while it runs,
     so it must be stopped before the suites after tests/browser/ use the ORM."""
     if "browser" in SHARED_BROWSER:
         yield SHARED_BROWSER["browser"]

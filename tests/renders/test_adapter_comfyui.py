@@ -134,7 +134,8 @@ def test_api_key_env_sends_a_bearer_token_on_http_and_websocket(comfy, tmp_path)
 
 
 def test_older_server_without_prompt_ids_or_execution_success(tmp_path):
-    with FakeComfyUI(old_server=True, step_delay=0.01) as server:
+    # Steps slow enough that the socket, opened after the POST, sees them even on a loaded machine.
+    with FakeComfyUI(old_server=True, step_delay=0.25) as server:
         log = ProgressLog()
         _, result = run(adapter(server, steps=6), request(), tmp_path, report=log)
     log.assert_complete()
