@@ -131,9 +131,9 @@ def find_cjk_font() -> FontSpec | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
-def find_latin_font() -> FontSpec | None:
-    for path in LATIN_FONT_CANDIDATES:
+def _first_loadable(candidates) -> FontSpec | None:
+    """The first candidate path that exists and that FreeType can open."""
+    for path in candidates:
         if Path(path).is_file():
             try:
                 ImageFont.truetype(path, 12)
@@ -141,18 +141,16 @@ def find_latin_font() -> FontSpec | None:
                 continue
             return FontSpec(path, 0)
     return None
+
+
+@functools.lru_cache(maxsize=None)
+def find_latin_font() -> FontSpec | None:
+    return _first_loadable(LATIN_FONT_CANDIDATES)
 
 
 @functools.lru_cache(maxsize=None)
 def find_mono_font() -> FontSpec | None:
-    for path in MONO_FONT_CANDIDATES:
-        if Path(path).is_file():
-            try:
-                ImageFont.truetype(path, 12)
-            except OSError:
-                continue
-            return FontSpec(path, 0)
-    return None
+    return _first_loadable(MONO_FONT_CANDIDATES)
 
 
 @functools.lru_cache(maxsize=64)
