@@ -31,6 +31,15 @@ def _ranged(fileobj, start, length):
         fileobj.close()
 
 
+def _is_local(storage, name: str) -> bool:
+    """Every Storage has ``path`` (the base class raises NotImplementedError), so ask, don't look."""
+    try:
+        storage.path(name)
+    except NotImplementedError:
+        return False
+    return True
+
+
 @require_safe
 def serve_media(request, name):
     match = PATH_RE.match(name)
@@ -39,8 +48,10 @@ def serve_media(request, name):
     membership_for(request.user, int(match["project_id"]))  # 404 for non-members
     if not default_storage.exists(name):
         raise Http404
-    if not hasattr(default_storage, "path"):
-        return HttpResponseRedirect(default_storage.url(name))
+    if not _is_local(default_storage, name):
+        response = HttpResponseRedirect(default_storage.url(name))
+        response["Cache-Control"] = "private, no-store"  # the signed URL expires; never reuse the redirect
+        return response
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     size = default_storage.size(name)
     header = request.headers.get("Range", "")
