@@ -8,7 +8,7 @@ REST API and socket that scripts outside the browser use.
 """
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Window
+from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
@@ -35,7 +35,8 @@ class ProjectForm(forms.Form):
 
 def _count(queryset) -> Subquery:
     """A correlated COUNT that does not multiply rows (safe next to other annotations)."""
-    return Subquery(queryset.order_by().values("project").annotate(n=Count("pk")).values("n"), output_field=IntegerField())
+    counts = queryset.order_by().values("project").annotate(n=Count("pk")).values("n")
+    return Subquery(counts, output_field=IntegerField())
 
 
 def project_cards(user) -> list[Project]:
@@ -88,7 +89,8 @@ def project_list(request):
 def _project_boot(request, membership) -> dict:
     project = membership.project
     return {
-        "project": ProjectSerializer(project, context={"request": request, "memberships": {project.pk: membership}}).data,
+        "project": ProjectSerializer(
+            project, context={"request": request, "memberships": {project.pk: membership}}).data,
         "me": UserSummarySerializer(request.user).data,
         "role": membership.role,
         "capabilities": capabilities(membership),
@@ -118,7 +120,10 @@ def members(request, project_id):
     return render(request, "frontend/members.html", {
         "project": membership.project,
         "membership": membership,
-        "boot": {**_project_boot(request, membership), "roles": [{"value": v, "label": str(label)} for v, label in Role.choices]},
+        "boot": {
+            **_project_boot(request, membership),
+            "roles": [{"value": value, "label": str(label)} for value, label in Role.choices],
+        },
         "nav": "members",
         "can_manage": can(membership, Action.MANAGE_MEMBERS),
         "roles": Role.choices,

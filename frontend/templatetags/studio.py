@@ -37,7 +37,8 @@ def display_name(user) -> str:
 def avatar(user, size=""):
     """``{% avatar user "sm" %}``: a round badge with initials, coloured by user id."""
     if user is None:
-        return format_html('<span class="avatar avatar-empty{}" aria-hidden="true">–</span>', f" avatar-{size}" if size else "")
+        size_class = f" avatar-{size}" if size else ""
+        return format_html('<span class="avatar avatar-empty{}" aria-hidden="true">–</span>', size_class)
     name = display_name(user)
     return format_html(
         '<span class="avatar{}" style="--avatar-bg: hsl({} 42% 40%)" title="{}" aria-hidden="true">{}</span>',

@@ -143,7 +143,15 @@ class Film:
         from django.core.files.base import ContentFile
 
         from projects.models import Role, ShotStatus
-        from tests.factories import ProjectFactory, RevisionFactory, SequenceFactory, ShotFactory, TakeFactory, UserFactory, member
+        from tests.factories import (
+            ProjectFactory,
+            RevisionFactory,
+            SequenceFactory,
+            ShotFactory,
+            TakeFactory,
+            UserFactory,
+            member,
+        )
 
         self.project = ProjectFactory(
             name="Spring river · 春江花月夜", description="A three-minute guofeng short.",

@@ -8,6 +8,9 @@ from renders.models import RenderJob, Take
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+ALL_IMAGES_LOADED = ("[...document.querySelectorAll('.shot-card img')]"
+                     ".every((img) => img.complete && img.naturalWidth > 0)")
+
 
 def wait_ready(page):
     page.wait_for_selector("#board-app[data-ready='true']")
@@ -55,7 +58,8 @@ def test_director_renders_and_the_artists_board_follows_live(film, open_page, wo
     image = artist_card.locator("[data-role='thumb'] img")
     image.wait_for(state="visible", timeout=30000)
     artist.wait_for_function(
-        "(card) => { const img = card.querySelector('[data-role=thumb] img'); return img && img.complete && img.naturalWidth > 0; }",
+        "(card) => { const img = card.querySelector('[data-role=thumb] img');"
+        " return img && img.complete && img.naturalWidth > 0; }",
         arg=artist_card.element_handle(),
     )
     artist_card.locator("[data-role='render']").wait_for(state="hidden")
@@ -95,7 +99,7 @@ def test_board_updates_status_assignee_and_comment_counts_live(film, open_page):
     assert not artist.errors, artist.errors
 
 
-def test_filters_live_in_the_url_and_presence_shows_who_is_here(film, open_page, artifacts):
+def test_filters_live_in_the_url_and_presence_shows_who_is_here(film, open_page):
     board = f"/p/{film.project.pk}/"
     artist = open_page(film.artist, path=f"{board}?status=review")
     wait_ready(artist)
@@ -131,7 +135,8 @@ def test_board_at_tablet_width(film, open_page, artifacts):
     page.wait_for_selector("#board-app[data-ready='true']")
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"the board scrolls sideways by {overflow}px at 820px"
-    columns = page.evaluate("getComputedStyle(document.querySelector('.shot-grid')).gridTemplateColumns.split(' ').length")
+    columns = page.evaluate("getComputedStyle(document.querySelector('.shot-grid')).gridTemplateColumns"
+                            ".split(' ').length")
     assert columns >= 3
-    page.wait_for_function("[...document.querySelectorAll('.shot-card img')].every((img) => img.complete && img.naturalWidth > 0)")
+    page.wait_for_function(ALL_IMAGES_LOADED)
     page.screenshot(path=str(artifacts / "board-820.png"))

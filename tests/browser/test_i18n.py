@@ -4,6 +4,9 @@ import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+ALL_IMAGES_LOADED = ("[...document.querySelectorAll('.shot-card img')]"
+                     ".every((img) => img.complete && img.naturalWidth > 0)")
+
 
 def test_a_chinese_browser_gets_the_studio_in_chinese(film, open_page, artifacts):
     page = open_page(film.artist, lang="zh-CN,zh;q=0.9", path=f"/p/{film.project.pk}/")
@@ -15,7 +18,7 @@ def test_a_chinese_browser_gets_the_studio_in_chinese(film, open_page, artifacts
     status = page.locator(f".shot-card[data-shot-id='{film.shots[0].pk}'] [data-role='status']").inner_text()
     assert status == "已通过"
     assert "我的任务" in page.locator(".topbar").inner_text()
-    page.wait_for_function("[...document.querySelectorAll('.shot-card img')].every((img) => img.complete && img.naturalWidth > 0)")
+    page.wait_for_function(ALL_IMAGES_LOADED)
     page.screenshot(path=str(artifacts / "board-zh-Hans-1280.png"))
 
     members = open_page(film.artist, lang="zh-CN", path=f"/p/{film.project.pk}/members/")

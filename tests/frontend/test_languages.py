@@ -57,7 +57,8 @@ def po_entries(path):
             match = re.search(rf'^{key} ((?:".*"\n?)+)', block + "\n", re.M)
             if not match:
                 return None
-            return "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', match.group(1))).encode().decode("unicode_escape").encode("latin-1").decode("utf-8")
+            quoted = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', match.group(1)))
+            return quoted.encode().decode("unicode_escape").encode("latin-1").decode("utf-8")
         msgid = joined("msgid")
         msgstr = joined(r"msgstr(?:\[0\])?")
         plural = joined("msgid_plural")

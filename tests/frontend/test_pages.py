@@ -51,7 +51,8 @@ def personal_pages():
 
 
 def boot(response, element_id):
-    match = re.search(rf'<script id="{element_id}" type="application/json">(.*?)</script>', response.content.decode(), re.S)
+    pattern = rf'<script id="{element_id}" type="application/json">(.*?)</script>'
+    match = re.search(pattern, response.content.decode(), re.S)
     assert match, f"no {element_id} on the page"
     return json.loads(match.group(1))
 
@@ -230,14 +231,18 @@ def test_only_managers_get_the_invite_form(client, world):
     assert 'data-role="invite-form"' not in client.get(url).content.decode()
 
 
+def invite_roles(response):
+    return re.search(r'<select class="select" id="invite-role".*?</select>', response.content.decode(), re.S).group(0)
+
+
 def test_a_director_cannot_offer_the_owner_role(client, world):
     url = reverse("members-page", args=[world["project"].pk])
     client.force_login(world["director"])
-    form = re.search(r'<select class="select" id="invite-role".*?</select>', client.get(url).content.decode(), re.S).group(0)
+    form = invite_roles(client.get(url))
     assert 'value="owner"' not in form and 'value="director"' in form
     owner = member(world["project"], Role.OWNER)
     client.force_login(owner)
-    form = re.search(r'<select class="select" id="invite-role".*?</select>', client.get(url).content.decode(), re.S).group(0)
+    form = invite_roles(client.get(url))
     assert 'value="owner"' in form
 
 

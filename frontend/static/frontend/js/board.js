@@ -618,9 +618,10 @@ function onEvent(message) {
     case 'render.created':
     case 'render.queued': {
       if (!fresh) break;
+      const known = state.finished.has(data.job ?? data.id);
       const shot = trackJob(data);
       if (shot) refreshCard(shot.id);
-      else refetch();
+      else if (!known) refetch(); // a shot this page does not have yet
       break;
     }
     case 'take.created': {
