@@ -10,6 +10,7 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Window
 from django.db.models.functions import RowNumber
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 
@@ -149,5 +150,8 @@ def notifications(request):
 
 
 def page_not_found(request, exception=None):
-    """handler404: the same calm page for a missing object, a broken link and a non-member."""
+    """handler404: the same calm page for a missing object, a broken link and a non-member;
+    under /api/ the same JSON ``detail`` as every other API error."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
     return render(request, "frontend/404.html", status=404)

@@ -401,3 +401,10 @@ def test_an_approved_shot_is_reopened_only_by_an_approver(world, api):
                          format="json").status_code == 200
     assert director.post(f"/api/takes/{newer.pk}/review/", {"decision": "changes"}, format="json").status_code == 200
     assert Shot.objects.get(pk=world.shot.pk).status == "changes"
+
+
+def test_an_unknown_api_url_answers_json_not_the_html_page(api, outsider):
+    response = api(outsider).get("/api/no-such-thing/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json() == {"detail": "Not found."}

@@ -33,6 +33,10 @@ def test_assignment_is_pushed_to_every_open_page_of_the_assignee(server, project
     mention = board.wait_for_type("notification")
     assert (mention["data"]["kind"], mention["data"]["unread"]) == (Notification.Kind.MENTIONED, 2)
     api(artist).post("/api/notifications/read/", {"all": True}, format="json")
+    # The artist's other open pages learn the new count at once (their badges follow).
+    for page in (board, elsewhere):
+        read = page.wait_for_type("notifications.read")
+        assert read["data"]["unread"] == 0
     fresh = open_socket(server, project.pk, user=artist)
     assert joined(fresh)["data"]["unread"] == 0
     for page in (board, elsewhere, director_page, fresh):

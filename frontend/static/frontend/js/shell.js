@@ -235,6 +235,13 @@ class Bell extends EventTarget {
       this.receive(message.data || message);
       this.refresh();
     });
+    // Marked read on another page or tab: follow its unread count.
+    socket.addEventListener('message', (event) => {
+      const message = event.detail || {};
+      if (message.type !== 'notifications.read') return;
+      this.setUnread(message.data?.unread ?? 0);
+      this.refresh();
+    });
     this.schedulePoll();
   }
 }
