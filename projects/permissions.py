@@ -7,6 +7,7 @@ approval, shot planning, settings; only the owner deletes the project.
 from enum import StrEnum
 
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import PermissionDenied
 
 from .models import ROLE_RANK, Membership, Role
@@ -41,16 +42,16 @@ MIN_ROLE: dict[Action, Role] = {
 }
 
 DENIED_MESSAGES: dict[Action, str] = {
-    Action.COMMENT: "Your role cannot comment in this project.",
-    Action.REVIEW: "Only reviewers, directors and owners can review takes.",
-    Action.EDIT_PROMPT: "Only artists, directors and owners can write prompt revisions.",
-    Action.RENDER: "Only artists, directors and owners can start renders.",
-    Action.APPROVE: "Only directors and owners can approve.",
-    Action.PLAN_SHOTS: "Only directors and owners can change the shot plan.",
-    Action.ASSIGN: "Only directors and owners can assign shots.",
-    Action.MANAGE_MEMBERS: "Only directors and owners can manage members.",
-    Action.CHANGE_SETTINGS: "Only directors and owners can change project settings.",
-    Action.DELETE_PROJECT: "Only the owner can delete the project.",
+    Action.COMMENT: _("Your role cannot comment in this project."),
+    Action.REVIEW: _("Only reviewers, directors and owners can review takes."),
+    Action.EDIT_PROMPT: _("Only artists, directors and owners can write prompt revisions."),
+    Action.RENDER: _("Only artists, directors and owners can start renders."),
+    Action.APPROVE: _("Only directors and owners can approve."),
+    Action.PLAN_SHOTS: _("Only directors and owners can change the shot plan."),
+    Action.ASSIGN: _("Only directors and owners can assign shots."),
+    Action.MANAGE_MEMBERS: _("Only directors and owners can manage members."),
+    Action.CHANGE_SETTINGS: _("Only directors and owners can change project settings."),
+    Action.DELETE_PROJECT: _("Only the owner can delete the project."),
 }
 
 
@@ -63,7 +64,7 @@ def can(membership: Membership | None, action: Action) -> bool:
 def require(membership: Membership | None, action: Action) -> None:
     """Raise 403 with a readable reason when the member's role does not allow ``action``."""
     if not can(membership, action):
-        raise PermissionDenied(DENIED_MESSAGES.get(action, "You do not have permission to do this."))
+        raise PermissionDenied(DENIED_MESSAGES.get(action, _("You do not have permission to do this.")))
 
 
 def membership_for(user, project_id) -> Membership:

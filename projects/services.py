@@ -9,6 +9,7 @@ import re
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from .events import publish_to_user, record_event
@@ -237,7 +238,7 @@ def check_shot_update(membership: Membership, shot: Shot, changes: dict) -> None
     if shot.assignee_id != membership.user_id:
         raise PermissionDenied("You can change the status only of shots assigned to you.")
     if ShotStatus.APPROVED in (changes["status"], shot.status):
-        raise PermissionDenied("Only directors and owners can approve a shot or reopen an approved one.")
+        raise PermissionDenied(gettext("Only directors and owners can approve a shot or reopen an approved one."))
 
 
 @transaction.atomic
@@ -248,7 +249,8 @@ def update_shot(membership: Membership, shot_id: int, version: int | None, chang
         raise ValidationError({"version": ["Send the version of the shot you edited."]})
     if version != shot.version:
         current = serialize(shot) if serialize else {"version": shot.version}
-        raise Conflict("Someone changed this shot after you loaded it. Reload and apply your change again.", current)
+        raise Conflict(gettext("Someone changed this shot after you loaded it. Reload and apply your change again."),
+                       current)
     changes = {name: value for name, value in changes.items() if getattr(shot, name) != value}
     check_shot_update(membership, shot, changes)
     if not changes:
@@ -288,10 +290,11 @@ def create_revision(membership: Membership, shot: Shot, *, prompt: str, base: Pr
     if (latest.pk if latest else None) != (base.pk if base else None):
         current = serialize(latest) if (serialize and latest) else None
         if latest is None:
-            raise Conflict("This shot has no revision yet; send base null.", current)
+            raise Conflict(gettext("This shot has no revision yet; send base null."), current)
         raise Conflict(
-            f"{latest.author.username if latest.author else 'Someone'} saved revision {latest.number} "
-            "after the one you edited. Your text was not saved; merge it into the latest revision.",
+            gettext("%(author)s saved revision %(number)s after the one you edited. Your text was not saved; "
+                    "merge it into the latest revision.")
+            % {"author": latest.author.username if latest.author else gettext("Someone"), "number": latest.number},
             current,
         )
     for asset in assets:

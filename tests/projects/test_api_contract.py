@@ -408,3 +408,13 @@ def test_an_unknown_api_url_answers_json_not_the_html_page(api, outsider):
     assert response.status_code == 404
     assert response["Content-Type"].startswith("application/json")
     assert response.json() == {"detail": "Not found."}
+
+
+def test_refusals_speak_the_callers_language(api, project, guest):
+    shot = ShotFactory(project=project)
+    url = f"/api/shots/{shot.pk}/revisions/"
+    english = api(guest).post(url, {"prompt": "x"}, format="json")
+    chinese = api(guest).post(url, {"prompt": "x"}, format="json", HTTP_ACCEPT_LANGUAGE="zh-Hans")
+    assert english.status_code == chinese.status_code == 403
+    assert english.json()["detail"] == "Only artists, directors and owners can write prompt revisions."
+    assert chinese.json()["detail"] == "只有美术、导演和所有者可以提交提示词修订。"
