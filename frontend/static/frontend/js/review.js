@@ -7,7 +7,7 @@ import { CommentPanel, MentionCompleter } from './comments.js';
 import { Player, Transport, bindPlayerKeys, shortcutList } from './player.js';
 import { ShotControls, decisionLabel, membersOf, notifyError, notifyOk, reviewBadge, takeLabel, takesOfShot, thumbUrl } from './shot_controls.js';
 import { timecode } from './timecode.js';
-import { displayName, formatDateTime } from './ui.js';
+import { bindTabs, displayName, formatDateTime } from './ui.js';
 
 const boot = JSON.parse(document.getElementById('review-boot').textContent);
 const app = document.getElementById('review-app');
@@ -218,28 +218,7 @@ if (can('comment')) {
 
 // --- tabs --------------------------------------------------------------------------------------
 
-function showTab(name) {
-  for (const tab of app.querySelectorAll('[role="tab"]')) {
-    const on = tab.dataset.tab === name;
-    tab.setAttribute('aria-selected', String(on));
-    tab.tabIndex = on ? 0 : -1;
-    document.getElementById(tab.getAttribute('aria-controls')).hidden = !on;
-  }
-}
-for (const tab of app.querySelectorAll('[role="tab"]')) {
-  tab.addEventListener('click', () => showTab(tab.dataset.tab));
-  tab.addEventListener('keydown', (event) => {
-    const tabs = [...app.querySelectorAll('[role="tab"]')];
-    const i = tabs.indexOf(tab);
-    if (event.key === 'ArrowRight' || event.key === 'ArrowLeft') {
-      event.preventDefault();
-      event.stopPropagation();
-      const next = tabs[(i + (event.key === 'ArrowRight' ? 1 : tabs.length - 1)) % tabs.length];
-      next.focus();
-      showTab(next.dataset.tab);
-    }
-  });
-}
+const showTab = bindTabs(app);
 
 // --- review decisions and current take ---------------------------------------------------------
 

@@ -8,7 +8,7 @@ import { RevisionHistory } from './revisions.js';
 import {
   ShotControls, membersOf, notifyError, notifyOk, reviewBadge, takeLabel, takesOfShot,
 } from './shot_controls.js';
-import { el, toast } from './ui.js';
+import { bindTabs, el, toast } from './ui.js';
 
 const boot = JSON.parse(document.getElementById('shot-boot').textContent);
 const app = document.getElementById('shot-app');
@@ -143,24 +143,7 @@ async function loadRevisions() {
 
 // --- tabs ----------------------------------------------------------------------------------------------
 
-function showTab(name) {
-  for (const tab of app.querySelectorAll('[role="tab"]')) {
-    const on = tab.dataset.tab === name;
-    tab.setAttribute('aria-selected', String(on));
-    tab.tabIndex = on ? 0 : -1;
-    document.getElementById(tab.getAttribute('aria-controls')).hidden = !on;
-  }
-}
-for (const tab of app.querySelectorAll('[role="tab"]')) {
-  tab.addEventListener('click', () => showTab(tab.dataset.tab));
-  tab.addEventListener('keydown', (event) => {
-    if (event.key !== 'ArrowLeft' && event.key !== 'ArrowRight') return;
-    const tabs = [...app.querySelectorAll('[role="tab"]')];
-    const next = tabs[(tabs.indexOf(tab) + 1) % tabs.length];
-    next.focus();
-    showTab(next.dataset.tab);
-  });
-}
+const showTab = bindTabs(app);
 
 // --- live ----------------------------------------------------------------------------------------------
 

@@ -213,3 +213,33 @@ export function thumb(url, { alt = '', kind = 'image' } = {}) {
   }
   return el('div', { class: 'thumb thumb-empty' }, icon(kind === 'video' ? 'film' : 'image'));
 }
+
+/**
+ * ARIA tabs inside ``root``: each [role=tab] has data-tab and aria-controls; click or ←/→
+ * switches. Returns show(name) for pages that switch tabs themselves.
+ */
+export function bindTabs(root) {
+  const tabs = () => [...root.querySelectorAll('[role="tab"]')];
+  const show = (name) => {
+    for (const tab of tabs()) {
+      const on = tab.dataset.tab === name;
+      tab.setAttribute('aria-selected', String(on));
+      tab.tabIndex = on ? 0 : -1;
+      document.getElementById(tab.getAttribute('aria-controls')).hidden = !on;
+    }
+  };
+  for (const tab of tabs()) {
+    tab.addEventListener('click', () => show(tab.dataset.tab));
+    tab.addEventListener('keydown', (event) => {
+      if (event.key !== 'ArrowRight' && event.key !== 'ArrowLeft') return;
+      event.preventDefault();
+      event.stopPropagation();
+      const all = tabs();
+      const step = event.key === 'ArrowRight' ? 1 : all.length - 1;
+      const next = all[(all.indexOf(tab) + step) % all.length];
+      next.focus();
+      show(next.dataset.tab);
+    });
+  }
+  return show;
+}
