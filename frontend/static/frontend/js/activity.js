@@ -222,7 +222,9 @@ function render(freshSeqs = new Set()) {
   feed.setAttribute('aria-busy', 'false');
   const nodes = [];
   let day = null;
-  for (const line of fold(events.filter(visible))) {
+  // Only events that make a sentence take part in folding: a silent one (a render moving to
+  // "running", say) between two takes of one batch must not split their line.
+  for (const line of fold(events.filter((event) => visible(event) && describe(event)))) {
     const event = line.events[0];
     const node = item(line, { fresh: line.events.some((e) => freshSeqs.has(e.seq)) });
     if (!node) continue;
@@ -255,8 +257,15 @@ async function loadNames() {
 
 async function loadLatest() {
   const page = await api.get(`/api/projects/${project.id}/events/?page=last&page_size=100`);
-  events = [...page.results].reverse();
+  let results = page.results;
   previousPage = page.previous;
+  if (results.length < 100 && previousPage) {
+    // The last page may hold only a few events; the one before completes a screenful.
+    const before = await api.get(previousPage);
+    results = [...before.results, ...results];
+    previousPage = before.previous;
+  }
+  events = [...results].reverse();
   lastSeq = events.length ? events[0].seq : 0;
 }
 
