@@ -232,31 +232,27 @@ class Board(ScopedParentMixin, APIView):
         })
 
 
-class ShotDetail(generics.RetrieveUpdateAPIView):
-    http_method_names = ["get", "patch", "head", "options"]
-    lookup_url_kwarg = "shot_id"
+class ShotDetail(ShotChildMixin, generics.GenericAPIView):
+    """One shot; the scope mixin has already resolved it and the caller's membership."""
 
-    def get_queryset(self):
-        return Shot.objects.for_user(self.request.user).select_related("sequence", "project")
+    http_method_names = ["get", "patch", "head", "options"]
+    parent_select_related = ("sequence",)
 
     def get_serializer_class(self):
         return ShotUpdateSerializer if self.request.method == "PATCH" else ShotSerializer
 
-    def get_serializer_context(self):
-        context = super().get_serializer_context()
-        shot_id = self.kwargs.get("shot_id")
-        context["project_id"] = Shot.objects.for_user(self.request.user).filter(pk=shot_id).values_list("project_id", flat=True).first()
-        return context
+    @extend_schema(responses=ShotSerializer)
+    def get(self, request, shot_id):
+        return Response(ShotSerializer(self.shot).data)
 
     @extend_schema(request=ShotUpdateSerializer, responses={200: ShotSerializer, 409: None})
-    def patch(self, request, *args, **kwargs):
-        shot = self.get_object()
-        membership = Membership.objects.select_related("user").get(project_id=shot.project_id, user=request.user)
-        serializer = ShotUpdateSerializer(shot, data=request.data, partial=True, context=self.get_serializer_context())
+    def patch(self, request, shot_id):
+        serializer = self.get_serializer(self.shot, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
         version = changes.pop("version", None)
-        shot = services.update_shot(membership, shot.pk, version, changes, serialize=lambda s: ShotSerializer(s).data)
+        shot = services.update_shot(self.membership, self.shot.pk, version, changes,
+                                    serialize=lambda s: ShotSerializer(s).data)
         return Response(ShotSerializer(shot).data)
 
 
