@@ -41,10 +41,6 @@ class ScopedParentMixin:
         return context
 
 
-class ProjectChildMixin(ScopedParentMixin):
-    pass
-
-
 class ShotChildMixin(ScopedParentMixin):
     parent_model = Shot
     parent_kwarg = "shot_id"

@@ -1,12 +1,11 @@
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from projects.permissions import Action, membership_for, require
-from projects.scoping import ProjectChildMixin, ShotChildMixin, TakeChildMixin
+from projects.permissions import Action, require
+from projects.scoping import ScopedParentMixin, ShotChildMixin, TakeChildMixin
 from projects.serializers import ShotSerializer
 
 from . import services
@@ -107,7 +106,7 @@ class ShotRenderList(ShotChildMixin, generics.ListAPIView):
 
 
 @extend_schema(parameters=[STATUS_PARAMETER])
-class ProjectRenderList(ProjectChildMixin, generics.ListAPIView):
+class ProjectRenderList(ScopedParentMixin, generics.ListAPIView):
     serializer_class = RenderJobSerializer
 
     def get_queryset(self):
@@ -115,7 +114,7 @@ class ProjectRenderList(ProjectChildMixin, generics.ListAPIView):
                            self.request)
 
 
-class ProjectBatchRender(ProjectChildMixin, APIView):
+class ProjectBatchRender(ScopedParentMixin, APIView):
     """The same render for a selection of shots or a whole sequence: all queued, or none (400)."""
 
     @extend_schema(request=BatchRenderRequestSerializer, responses={202: RenderJobsSerializer})
@@ -142,22 +141,22 @@ class ProjectBatchRender(ProjectChildMixin, APIView):
         return jobs_response(services.create_batch_render(self.membership, shots, **data))
 
 
-class RenderJobAction(APIView):
-    def job_and_membership(self, request, job_id):
-        job = get_object_or_404(RenderJob.objects.for_user(request.user), pk=job_id)
-        return job, membership_for(request.user, job.project_id)
+class RenderJobAction(ScopedParentMixin, APIView):
+    """A write on one render job: the scope mixin resolves ``self.job`` and ``self.membership``."""
+
+    parent_model = RenderJob
+    parent_kwarg = "job_id"
+    parent_attr = "job"
 
 
 class RenderJobCancel(RenderJobAction):
     @extend_schema(request=None, responses=RenderJobSerializer)
     def post(self, request, job_id):
-        job, membership = self.job_and_membership(request, job_id)
-        job = services.cancel_job(membership, job)
+        job = services.cancel_job(self.membership, self.job)
         return Response(RenderJobSerializer(job).data)
 
 
 class RenderJobRetry(RenderJobAction):
     @extend_schema(request=None, responses={202: RenderJobsSerializer})
     def post(self, request, job_id):
-        job, membership = self.job_and_membership(request, job_id)
-        return jobs_response([services.retry_job(membership, job)])
+        return jobs_response([services.retry_job(self.membership, self.job)])
